@@ -1,0 +1,323 @@
+/*
+ * db.c - the control database: opening, pragmas, the migration list and the lock.
+ *
+ * Migrations are an append-only array of SQL scripts; migration i (1-based) brings the
+ * schema from user_version i-1 to i and runs in one transaction together with the
+ * `PRAGMA user_version = i` that records it, so a crash leaves either the old or the new
+ * version, never half of one. The provider tenant is inserted (if missing) after migrating.
+ */
+#include "auth_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/vtime.h"
+
+/* Migration 1: the initial schema. Never edit once released; add migration 2 instead. */
+static const char MIGRATION_1[] =
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 63),"
+	"  name TEXT NOT NULL,"
+	"  is_provider INTEGER NOT NULL DEFAULT 0 CHECK (is_provider IN (0, 1)),"
+	"  mode TEXT NOT NULL DEFAULT 'full' CHECK (mode IN ('full', 'semi')),"
+	"  retention_days INTEGER NOT NULL DEFAULT 90 CHECK (retention_days > 0),"
+	"  created INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX tenants_one_provider ON tenants(is_provider) WHERE is_provider = 1;"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  username TEXT NOT NULL UNIQUE,"
+	"  password_hash TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  disabled INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_login INTEGER NOT NULL DEFAULT 0,"
+	"  failed_logins INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX users_tenant ON users(tenant_id);"
+	"CREATE TABLE api_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX api_tokens_tenant ON api_tokens(tenant_id);"
+	"CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+	"CREATE TABLE sessions ("
+	"  id_hash TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf_token TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL);"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE INDEX sessions_expires ON sessions(expires);"
+	"CREATE TABLE settings ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  key TEXT NOT NULL,"
+	"  value TEXT,"
+	"  updated INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (tenant_id, key));"
+	/* The audit log: no foreign keys, so that nothing can ever cascade into it. */
+	"CREATE TABLE audit_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor_user_id INTEGER NOT NULL DEFAULT 0,"
+	"  actor_token_id INTEGER NOT NULL DEFAULT 0,"
+	"  actor TEXT NOT NULL,"
+	"  tenant_id TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  object_type TEXT,"
+	"  object_id TEXT,"
+	"  before_json TEXT,"
+	"  after_json TEXT,"
+	"  reason TEXT,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL);"
+	"CREATE INDEX audit_log_tenant ON audit_log(tenant_id, id);"
+	"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+	/* Tables that later features fill. */
+	"CREATE TABLE agents ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  hostname TEXT NOT NULL DEFAULT '',"
+	"  os TEXT, kernel TEXT, version TEXT,"
+	"  cert_fingerprint TEXT UNIQUE,"
+	"  sensor_mode TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'enrolled',"
+	"  isolated INTEGER NOT NULL DEFAULT 0,"
+	"  enrolled INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL DEFAULT 0,"
+	"  data TEXT);"
+	"CREATE INDEX agents_tenant ON agents(tenant_id, hostname);"
+	"CREATE TABLE assets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  agent_id TEXT,"
+	"  hostname TEXT NOT NULL,"
+	"  ip TEXT,"
+	"  criticality TEXT NOT NULL DEFAULT 'medium',"
+	"  owner TEXT,"
+	"  tags TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  UNIQUE (tenant_id, hostname));"
+	"CREATE TABLE rules ("
+	"  id TEXT NOT NULL,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL,"
+	"  yaml TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant_id, id));"
+	"CREATE TABLE alerts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  rule_id TEXT,"
+	"  severity TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'new',"
+	"  dedupe_key TEXT NOT NULL,"
+	"  count INTEGER NOT NULL DEFAULT 1,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  title TEXT NOT NULL,"
+	"  host TEXT,"
+	"  user TEXT,"
+	"  incident_id INTEGER,"
+	"  event_ids TEXT,"
+	"  data TEXT);"
+	"CREATE INDEX alerts_tenant_seen ON alerts(tenant_id, last_seen);"
+	"CREATE INDEX alerts_dedupe ON alerts(tenant_id, dedupe_key, status);"
+	"CREATE INDEX alerts_status ON alerts(tenant_id, status, severity);"
+	"CREATE TABLE incidents ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  title TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'open',"
+	"  severity TEXT NOT NULL,"
+	"  owner TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  data TEXT);"
+	"CREATE INDEX incidents_tenant ON incidents(tenant_id, status, updated);";
+
+static const char *const MIGRATIONS[] = { MIGRATION_1 };
+
+_Static_assert(VIG_ARRAY_LEN(MIGRATIONS) == VIG_DB_SCHEMA_VERSION,
+	       "VIG_DB_SCHEMA_VERSION must equal the number of migrations");
+
+enum vig_err vig_db_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, char *errbuf)
+{
+	if (sqlite3_prepare_v2(c, sql, -1, st, NULL) != SQLITE_OK)
+		return vig_errf(errbuf, VIG_EIO, "prepare: %s", sqlite3_errmsg(c));
+	return VIG_OK;
+}
+
+static enum vig_err exec_sql(sqlite3 *c, const char *sql, char *errbuf)
+{
+	char *msg = NULL;
+	enum vig_err err = VIG_OK;
+
+	if (sqlite3_exec(c, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int code = sqlite3_errcode(c);
+		err = vig_errf(errbuf, code == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO, "sqlite: %s",
+			       msg ? msg : sqlite3_errmsg(c));
+	}
+	sqlite3_free(msg);
+	return err;
+}
+
+enum vig_err vig_db_begin(sqlite3 *c, char *errbuf) { return exec_sql(c, "BEGIN IMMEDIATE", errbuf); }
+enum vig_err vig_db_commit(sqlite3 *c, char *errbuf) { return exec_sql(c, "COMMIT", errbuf); }
+
+void vig_db_rollback(sqlite3 *c)
+{
+	if (!sqlite3_get_autocommit(c))
+		sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int read_user_version(sqlite3 *c)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Runs every migration newer than the file's user_version, one transaction each. */
+static enum vig_err migrate(sqlite3 *c, char *errbuf)
+{
+	int have = read_user_version(c);
+	char pragma[64];
+	enum vig_err err;
+
+	if (have < 0)
+		return vig_errf(errbuf, VIG_EIO, "cannot read schema version: %s", sqlite3_errmsg(c));
+	if (have > VIG_DB_SCHEMA_VERSION)
+		return vig_errf(errbuf, VIG_EUNSUPPORTED,
+				"database schema version %d is newer than this build (%d)", have,
+				VIG_DB_SCHEMA_VERSION);
+	for (int v = have + 1; v <= VIG_DB_SCHEMA_VERSION; v++) {
+		err = vig_db_begin(c, errbuf);
+		if (err)
+			return err;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
+		err = exec_sql(c, MIGRATIONS[v - 1], errbuf);
+		if (!err)
+			err = exec_sql(c, pragma, errbuf);
+		if (!err)
+			err = vig_db_commit(c, errbuf);
+		if (err) {
+			vig_db_rollback(c);
+			return err;
+		}
+	}
+	return VIG_OK;
+}
+
+static enum vig_err ensure_provider(sqlite3 *c, char *errbuf)
+{
+	sqlite3_stmt *st = NULL;
+	enum vig_err err;
+
+	err = vig_db_prepare(c,
+			     "INSERT OR IGNORE INTO tenants (id, name, is_provider, mode, retention_days,"
+			     " created) VALUES (?1, 'Provider', 1, 'full', ?2, ?3)",
+			     &st, errbuf);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, VIG_DB_PROVIDER_TENANT, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, VIG_RETENTION_DAYS_DEFAULT);
+	sqlite3_bind_int64(st, 3, vig_time_now());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = vig_errf(errbuf, VIG_EIO, "create provider tenant: %s", sqlite3_errmsg(c));
+	sqlite3_finalize(st);
+	return err;
+}
+
+enum vig_err vig_db_open(const char *path, struct vig_db **out, char *errbuf)
+{
+	struct vig_db *db;
+	enum vig_err err;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+
+	*out = NULL;
+	if (!path || !*path)
+		return vig_errf(errbuf, VIG_EINVAL, "database path is empty");
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	if (pthread_mutex_init(&db->mu, NULL) != 0) {
+		free(db);
+		return vig_errf(errbuf, VIG_ENOMEM, "cannot create mutex");
+	}
+	vig_auth_config_default(&db->cfg);
+	if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
+		err = vig_errf(errbuf, VIG_EIO, "open %s: %s", path,
+			       db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		goto out_close;
+	}
+	sqlite3_busy_timeout(db->conn, VIG_DB_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db->conn, 0);
+	err = exec_sql(db->conn,
+		       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		       " PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+		       errbuf);
+	if (err)
+		goto out_close;
+	err = migrate(db->conn, errbuf);
+	if (err)
+		goto out_close;
+	err = ensure_provider(db->conn, errbuf);
+	if (err)
+		goto out_close;
+	*out = db;
+	return VIG_OK;
+
+out_close:
+	vig_db_close(db);
+	return err;
+}
+
+void vig_db_close(struct vig_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close_v2(db->conn);
+	db->conn = NULL;
+	pthread_mutex_destroy(&db->mu);
+	free(db);
+}
+
+sqlite3 *vig_db_lock(struct vig_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	return db->conn;
+}
+
+void vig_db_unlock(struct vig_db *db) { pthread_mutex_unlock(&db->mu); }
+
+int vig_db_schema_version(struct vig_db *db)
+{
+	int v;
+
+	pthread_mutex_lock(&db->mu);
+	v = read_user_version(db->conn);
+	pthread_mutex_unlock(&db->mu);
+	return v;
+}
