@@ -1,0 +1,210 @@
+/*
+ * ingest_load.c - load generator for bench/ingest: posts N synthetic events as NDJSON batches
+ * to POST /api/v1/events over HTTPS from T threads, and prints what the server acknowledged.
+ *
+ *   vig-ingest-load URL TOKEN N [BATCH] [THREADS]
+ *
+ * Events are a realistic mix (process starts, network connections, sshd authentications,
+ * firewall drops) with varied values, so that the store's compression and indexes see real
+ * cardinalities. Bodies are generated before the clock starts; only posting is timed.
+ * Output: one line of key=value pairs (events, seconds, events_per_s, accepted, rejected).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "common/buf.h"
+#include "common/vtime.h"
+
+struct job {
+	const char *url;         /* events endpoint */
+	const char *auth;        /* "Authorization: Bearer ..." */
+	char **bodies;           /* NDJSON batches of this thread */
+	size_t *lens;            /* their lengths */
+	size_t n_bodies;         /* how many */
+	long long accepted;      /* OUT: events acknowledged */
+	long long rejected;      /* OUT: events refused */
+	long long retries;       /* OUT: 429/503 answers retried */
+	int failed;              /* OUT: a transport or HTTP error ended the thread */
+};
+
+static const char *const procs[] = {"bash", "sshd", "curl", "python3", "nginx", "cron", "sudo",
+				    "systemd", "postgres", "java"};
+static const char *const users[] = {"root", "alice", "bob", "www-data", "postgres", "deploy"};
+static const char *const hosts[] = {"web-01", "web-02", "db-01", "bastion", "build-7", "mail"};
+
+static void gen_event(struct vig_buf *b, unsigned long i, int64_t ts)
+{
+	char t[VIG_TIME_STRLEN];
+	unsigned r = (unsigned)(i * 2654435761u);
+	const char *host = hosts[r % 6], *user = users[(r >> 3) % 6], *proc = procs[(r >> 6) % 10];
+
+	vig_time_format(ts, t);
+	switch (i % 4) {
+	case 0:
+		vig_buf_printf(b,
+			"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":\"process\","
+			"\"type\":\"start\",\"action\":\"exec\"},\"host\":{\"name\":\"%s\"},"
+			"\"process\":{\"pid\":%lu,\"name\":\"%s\",\"executable\":\"/usr/bin/%s\","
+			"\"command_line\":\"%s -c job-%u\",\"parent\":{\"pid\":%u,\"name\":\"bash\"}},"
+			"\"user\":{\"name\":\"%s\"}}\n",
+			t, host, 1000 + i % 60000, proc, proc, proc, r % 500, 1 + r % 4000, user);
+		break;
+	case 1:
+		vig_buf_printf(b,
+			"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":\"network\","
+			"\"action\":\"connection_attempted\"},\"host\":{\"name\":\"%s\"},"
+			"\"source\":{\"ip\":\"10.0.%u.%u\",\"port\":%u},\"destination\":{\"ip\":"
+			"\"198.51.%u.%u\",\"port\":%u},\"network\":{\"transport\":\"tcp\"},"
+			"\"process\":{\"name\":\"%s\",\"pid\":%lu}}\n",
+			t, host, r % 8, (r >> 8) % 250, 32768 + r % 28000, (r >> 4) % 4, (r >> 12) % 250,
+			(unsigned[]){443, 80, 22, 53, 4444, 8080}[(r >> 5) % 6], proc, 1000 + i % 60000);
+		break;
+	case 2:
+		vig_buf_printf(b,
+			"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":\"authentication\","
+			"\"action\":\"ssh_login\",\"outcome\":\"%s\"},\"host\":{\"name\":\"%s\"},"
+			"\"user\":{\"name\":\"%s\"},\"source\":{\"ip\":\"203.0.113.%u\",\"port\":%u},"
+			"\"message\":\"%s password for %s from 203.0.113.%u port %u ssh2\"}\n",
+			t, r % 5 ? "failure" : "success", host, user, r % 250, 40000 + r % 20000,
+			r % 5 ? "Failed" : "Accepted", user, r % 250, 40000 + r % 20000);
+		break;
+	default:
+		vig_buf_printf(b,
+			"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":\"network\","
+			"\"action\":\"deny\",\"dataset\":\"iptables\"},\"observer\":{\"name\":\"fw-1\"},"
+			"\"source\":{\"ip\":\"192.0.2.%u\",\"port\":%u},\"destination\":{\"ip\":\"10.0.0.%u\","
+			"\"port\":%u},\"network\":{\"transport\":\"%s\"}}\n",
+			t, r % 250, 1024 + r % 60000, (r >> 8) % 250, (r >> 3) % 1024,
+			r % 3 ? "tcp" : "udp");
+		break;
+	}
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+	struct vig_buf *b = ctx;
+
+	vig_buf_add(b, p, size * n);
+	return size * n;
+}
+
+static long long json_num(const char *body, const char *key)
+{
+	const char *p = strstr(body, key);
+
+	return p ? atoll(p + strlen(key)) : 0;
+}
+
+static void *run_job(void *arg)
+{
+	struct job *j = arg;
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct vig_buf resp;
+
+	vig_buf_init(&resp, 1 << 20);
+	h = curl_slist_append(h, j->auth);
+	h = curl_slist_append(h, "Content-Type: application/x-ndjson");
+	curl_easy_setopt(c, CURLOPT_URL, j->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	for (size_t i = 0; i < j->n_bodies; i++) {
+		long status = 0;
+		vig_buf_reset(&resp);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->bodies[i]);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->lens[i]);
+		if (curl_easy_perform(c) != CURLE_OK) {
+			j->failed = 1;
+			break;
+		}
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 429 || status == 503) {
+			j->retries++;
+			i--;
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (status != 200 || !resp.data) {
+			fprintf(stderr, "ingest-load: HTTP %ld: %s\n", status, resp.data ? resp.data : "");
+			j->failed = 1;
+			break;
+		}
+		j->accepted += json_num(resp.data, "\"accepted\":");
+		j->rejected += json_num(resp.data, "\"rejected\":");
+	}
+	vig_buf_release(&resp);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: vig-ingest-load URL TOKEN N [BATCH] [THREADS]\n");
+		return 2;
+	}
+	char url[512], auth[600];
+	unsigned long n = strtoul(argv[3], NULL, 10);
+	unsigned long batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 5000;
+	int threads = argc > 5 ? atoi(argv[5]) : 2;
+	unsigned long n_bodies = (n + batch - 1) / batch;
+	char **bodies = calloc(n_bodies, sizeof(*bodies));
+	size_t *lens = calloc(n_bodies, sizeof(*lens));
+	int64_t base = vig_time_now() - 3600 * VIG_NS_PER_SEC;
+	size_t total_bytes = 0;
+
+	if (threads < 1 || threads > 64 || batch == 0 || !bodies || !lens)
+		return 2;
+	snprintf(url, sizeof(url), "%s/api/v1/events", argv[1]);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", argv[2]);
+	for (unsigned long bi = 0; bi < n_bodies; bi++) {
+		struct vig_buf b;
+		vig_buf_init(&b, 1 << 30);
+		for (unsigned long i = bi * batch; i < n && i < (bi + 1) * batch; i++)
+			gen_event(&b, i, base + (int64_t)i * 1000000);
+		bodies[bi] = vig_buf_take(&b, &lens[bi]);
+		total_bytes += lens[bi];
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct job *jobs = calloc((size_t)threads, sizeof(*jobs));
+	pthread_t *tids = calloc((size_t)threads, sizeof(*tids));
+	for (int t = 0; t < threads; t++) {
+		size_t from = n_bodies * (size_t)t / (size_t)threads;
+		size_t to = n_bodies * (size_t)(t + 1) / (size_t)threads;
+		jobs[t] = (struct job){url, auth, bodies + from, lens + from, to - from, 0, 0, 0, 0};
+	}
+	int64_t t0 = vig_time_mono();
+	for (int t = 0; t < threads; t++)
+		pthread_create(&tids[t], NULL, run_job, &jobs[t]);
+	long long acc = 0, rej = 0, retries = 0;
+	int failed = 0;
+	for (int t = 0; t < threads; t++) {
+		pthread_join(tids[t], NULL);
+		acc += jobs[t].accepted;
+		rej += jobs[t].rejected;
+		retries += jobs[t].retries;
+		failed |= jobs[t].failed;
+	}
+	double secs = (double)(vig_time_mono() - t0) / 1e9;
+	printf("events=%lu seconds=%.3f events_per_s=%.0f accepted=%lld rejected=%lld retries=%lld "
+	       "ndjson_bytes_per_event=%.1f failed=%d\n",
+	       n, secs, (double)n / secs, acc, rej, retries, (double)total_bytes / (double)n, failed);
+	for (unsigned long bi = 0; bi < n_bodies; bi++)
+		free(bodies[bi]);
+	free(bodies);
+	free(lens);
+	free(jobs);
+	free(tids);
+	curl_global_cleanup();
+	return failed || acc != (long long)n ? 1 : 0;
+}
