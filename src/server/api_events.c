@@ -1,0 +1,517 @@
+/*
+ * api_events.c - the read side of the API: event search and aggregations over the event
+ * store, the field registry, and the alert / incident / rule lists kept in the control DB
+ * (plus adding a rule).
+ *
+ * Tenancy: every handler builds its struct vig_scope (or SQL tenant filter) from
+ * vig_principal_scope(): a provider principal sees every tenant or the one named by
+ * ?tenant=; anyone else sees only their own tenant, and naming another one is 403.
+ * Time range: from/to are RFC 3339 or epoch seconds; the default is the last 24 hours
+ * (to = now + 1 min, tolerating small clock skew of senders).
+ */
+#include "server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+#include <yaml.h>
+
+#include "common/vtime.h"
+#include "event/event_json.h"
+
+#define Q_MAX 4096
+#define RULE_YAML_MAX (256 * 1024)
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+/* What every search-like endpoint reads from the query string. */
+struct search_args {
+	char q[Q_MAX + 1];
+	int64_t from, to;
+	const char *tenant;  /* scope tenant, NULL = all (provider) */
+	char tenant_req[VIG_NAME_MAX];
+	struct vig_scope scope;
+};
+
+/* Replies to a failed store read: query errors (including syntax the store does not support)
+ * are the client's, 400. */
+static void reply_store_err(struct vig_req *r, enum vig_err err, const char *errbuf)
+{
+	if (err == VIG_EUNSUPPORTED || err == VIG_EPARSE)
+		err = VIG_EINVAL;
+	vig_reply_err(r, err, errbuf[0] ? errbuf : vig_strerror(err));
+}
+
+/* Parses tenant into a scope; replies and returns false on error. */
+static bool scope_of(struct vig_req *r, struct search_args *a)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	enum vig_err err;
+
+	if (vig_req_query(r, "tenant", a->tenant_req, sizeof(a->tenant_req)) < 0)
+		return false;
+	err = vig_principal_scope(&r->who, a->tenant_req, &a->tenant, errbuf);
+	if (err != VIG_OK) {
+		vig_reply_err(r, err, errbuf[0] ? errbuf : "tenant not accessible");
+		return false;
+	}
+	a->scope.all = a->tenant == NULL;
+	a->scope.tenants = a->tenant ? &a->tenant : NULL;
+	a->scope.n_tenants = a->tenant ? 1 : 0;
+	return true;
+}
+
+static bool time_param(struct vig_req *r, const char *name, int64_t *ns)
+{
+	char v[64], msg[128];
+	int rc = vig_req_query(r, name, v, sizeof(v));
+
+	if (rc < 0)
+		return false;
+	if (rc == 0 || v[0] == '\0')
+		return true;
+	if (!vig_http_parse_time(v, ns)) {
+		snprintf(msg, sizeof(msg), "%s: expected RFC 3339 or epoch seconds", name);
+		vig_reply_err(r, VIG_EINVAL, msg);
+		return false;
+	}
+	return true;
+}
+
+static bool search_args(struct vig_req *r, struct search_args *a)
+{
+	int64_t now = vig_time_now();
+
+	memset(a, 0, sizeof(*a));
+	a->from = now - 86400 * VIG_NS_PER_SEC;
+	a->to = now + 60 * VIG_NS_PER_SEC;
+	if (vig_req_query(r, "q", a->q, sizeof(a->q)) < 0)
+		return false;
+	if (!time_param(r, "from", &a->from) || !time_param(r, "to", &a->to))
+		return false;
+	if (a->to <= a->from) {
+		vig_reply_err(r, VIG_EINVAL, "to must be after from");
+		return false;
+	}
+	return scope_of(r, a);
+}
+
+static bool uint_param(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
+		       int64_t *out)
+{
+	char v[32], msg[128];
+	int rc = vig_req_query(r, name, v, sizeof(v));
+
+	*out = def;
+	if (rc < 0)
+		return false;
+	if (rc == 0 || v[0] == '\0')
+		return true;
+	if (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi) {
+		snprintf(msg, sizeof(msg), "%s: expected an integer in [%lld, %lld]", name,
+			 (long long)lo, (long long)hi);
+		vig_reply_err(r, VIG_EINVAL, msg);
+		return false;
+	}
+	return true;
+}
+
+struct search_ctx {
+	struct vig_buf *out;
+	size_t n;
+};
+
+static bool on_event(void *arg, const struct vig_event *ev)
+{
+	struct search_ctx *c = arg;
+
+	if (c->n++)
+		vig_buf_addc(c->out, ',');
+	vig_event_to_json(ev, c->out);
+	return vig_buf_err(c->out) == VIG_OK;
+}
+
+void vig_api_events_search(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", order[8] = "desc";
+	struct search_ctx c = {0};
+	struct search_args a;
+	struct vig_buf out;
+	enum vig_err err;
+	int64_t limit;
+	size_t found = 0;
+
+	if (!search_args(r, &a) || !uint_param(r, "limit", 100, 1, VIG_EVSTORE_MAX_LIMIT, &limit) ||
+	    vig_req_query(r, "order", order, sizeof(order)) < 0)
+		return;
+	if (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+		vig_reply_err(r, VIG_EINVAL, "order: expected asc or desc");
+		return;
+	}
+	vig_buf_init(&out, VIG_REPLY_MAX_BYTES);
+	vig_buf_adds(&out, "{\"events\":[");
+	c.out = &out;
+	err = vig_evstore_search(r->srv->store, &a.scope, a.q, a.from, a.to, (size_t)limit,
+				 strcmp(order, "asc") == 0, on_event, &c, &found, errbuf);
+	if (err != VIG_OK) {
+		vig_buf_release(&out);
+		reply_store_err(r, err, errbuf);
+		return;
+	}
+	vig_buf_printf(&out, "],\"count\":%zu}", c.n);
+	vig_reply_json(r, 200, &out);
+	vig_buf_release(&out);
+}
+
+void vig_api_events_count(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	struct search_args a;
+	uint64_t count = 0;
+	enum vig_err err;
+
+	if (!search_args(r, &a))
+		return;
+	err = vig_evstore_count(r->srv->store, &a.scope, a.q, a.from, a.to, &count, errbuf);
+	if (err != VIG_OK) {
+		reply_store_err(r, err, errbuf);
+		return;
+	}
+	vig_reply_jansson(r, 200, json_pack("{s:I}", "count", (json_int_t)count));
+}
+
+void vig_api_events_top(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", field[VIG_EVENT_MAX_KEY + 1];
+	struct vig_evstore_top top = {0};
+	struct search_args a;
+	enum vig_err err;
+	int64_t size;
+	json_t *buckets;
+	int rc;
+
+	if (!search_args(r, &a) || !uint_param(r, "size", 10, 1, VIG_EVSTORE_MAX_TOP, &size))
+		return;
+	rc = vig_req_query(r, "field", field, sizeof(field));
+	if (rc < 0)
+		return;
+	if (rc == 0 || field[0] == '\0') {
+		vig_reply_err(r, VIG_EINVAL, "field is required");
+		return;
+	}
+	err = vig_evstore_top(r->srv->store, &a.scope, a.q, a.from, a.to, field, (size_t)size, &top,
+			      errbuf);
+	if (err != VIG_OK) {
+		reply_store_err(r, err, errbuf);
+		return;
+	}
+	buckets = json_array();
+	for (size_t i = 0; i < top.n; i++)
+		json_array_append_new(buckets, json_pack("{s:s,s:I}", "key", top.buckets[i].key ? top.buckets[i].key : "",
+							 "count", (json_int_t)top.buckets[i].count));
+	vig_reply_jansson(r, 200, json_pack("{s:s,s:o,s:I,s:I}", "field", field, "buckets", buckets,
+					    "other", (json_int_t)top.other, "missing",
+					    (json_int_t)top.missing));
+	vig_evstore_top_release(&top);
+}
+
+void vig_api_events_histogram(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", iv[32] = "";
+	struct vig_evstore_hist h = {0};
+	struct search_args a;
+	int64_t interval = 0;
+	enum vig_err err;
+	json_t *buckets;
+	char t[VIG_TIME_STRLEN];
+	int rc;
+
+	if (!search_args(r, &a))
+		return;
+	rc = vig_req_query(r, "interval", iv, sizeof(iv));
+	if (rc < 0)
+		return;
+	if (rc == 0 || iv[0] == '\0') {
+		/* about 100 buckets over the range, at least one minute */
+		interval = VIG_MAX((a.to - a.from) / 100, 60 * VIG_NS_PER_SEC);
+		interval -= interval % (60 * VIG_NS_PER_SEC);
+	} else if (!vig_http_parse_interval(iv, &interval)) {
+		vig_reply_err(r, VIG_EINVAL, "interval: expected e.g. 30s, 5m, 1h, 1d");
+		return;
+	}
+	err = vig_evstore_histogram(r->srv->store, &a.scope, a.q, a.from, a.to, interval, &h, errbuf);
+	if (err != VIG_OK) {
+		reply_store_err(r, err, errbuf);
+		return;
+	}
+	buckets = json_array();
+	for (size_t i = 0; i < h.n; i++) {
+		vig_time_format(h.ts_ns[i], t);
+		json_array_append_new(buckets, json_pack("{s:s,s:I}", "ts", t, "count",
+							 (json_int_t)h.counts[i]));
+	}
+	vig_reply_jansson(r, 200, json_pack("{s:I,s:o}", "interval_s",
+					    (json_int_t)(h.interval_ns / VIG_NS_PER_SEC), "buckets",
+					    buckets));
+	vig_evstore_hist_release(&h);
+}
+
+void vig_api_fields(struct vig_req *r)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < VIG_F__COUNT; i++) {
+		const struct vig_field_info *fi = vig_field_info((enum vig_field)i);
+
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:b}", "name", fi->name, "type",
+						     vig_type_name(fi->type), "indexed",
+						     (fi->flags & VIG_FF_IDX) != 0, "keyword",
+						     (fi->flags & VIG_FF_KW) != 0));
+	}
+	vig_reply_jansson(r, 200, arr);
+}
+
+/* ---- control-DB lists ---- */
+
+static bool is_time_column(const char *name)
+{
+	static const char *const names[] = {"created", "updated", "first_seen", "last_seen"};
+
+	for (size_t i = 0; i < VIG_ARRAY_LEN(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One row as a JSON object: columns by name; time columns as RFC 3339; JSON text columns
+ * (data, event_ids) embedded; tenant_id renamed tenant. */
+static json_t *row_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(st);
+
+	for (int i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		json_t *v = NULL;
+
+		if (strcmp(name, "tenant_id") == 0)
+			name = "tenant";
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			if (is_time_column(name)) {
+				char t[VIG_TIME_STRLEN];
+
+				vig_time_format(sqlite3_column_int64(st, i), t);
+				v = json_string(t);
+			} else {
+				v = json_integer(sqlite3_column_int64(st, i));
+			}
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(st, i));
+			break;
+		case SQLITE_TEXT:
+			if (strcmp(name, "data") == 0 || strcmp(name, "event_ids") == 0)
+				v = json_loads((const char *)sqlite3_column_text(st, i), 0, NULL);
+			if (!v)
+				v = json_stringn((const char *)sqlite3_column_text(st, i),
+						 (size_t)sqlite3_column_bytes(st, i));
+			break;
+		case SQLITE_NULL:
+		default:
+			v = json_null();
+			break;
+		}
+		json_object_set_new(o, name, v ? v : json_null());
+	}
+	return o;
+}
+
+/* Lists rows of table (fixed names only) in the caller's scope, newest first. */
+static void list_table(struct vig_req *r, const char *table, const char *key, const char *order)
+{
+	char sql[256], errbuf[VIG_ERRBUF_SIZE];
+	struct search_args a;
+	sqlite3_stmt *st = NULL;
+	json_t *arr;
+	int64_t limit;
+	sqlite3 *h;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (!scope_of(r, &a) || !uint_param(r, "limit", LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX, &limit))
+		return;
+	snprintf(sql, sizeof(sql),
+		 "SELECT * FROM %s WHERE (?1 IS NULL OR tenant_id = ?1) ORDER BY %s DESC LIMIT ?2",
+		 table, order);
+	arr = json_array();
+	h = vig_db_lock(r->srv->db);
+	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		if (a.tenant)
+			sqlite3_bind_text(st, 1, a.tenant, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, limit);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_array_append_new(arr, row_json(st));
+	}
+	snprintf(errbuf, sizeof(errbuf), "%s: %s", table, sqlite3_errmsg(h));
+	sqlite3_finalize(st);
+	vig_db_unlock(r->srv->db);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		vig_error("api", "list failed", "table=%s err=\"%s\"", table, errbuf);
+		vig_reply_err(r, VIG_EIO, "cannot read the list");
+		return;
+	}
+	vig_reply_jansson(r, 200, json_pack("{s:o}", key, arr));
+}
+
+void vig_api_alerts(struct vig_req *r)
+{
+	list_table(r, "alerts", "alerts", "last_seen");
+}
+
+void vig_api_incidents(struct vig_req *r)
+{
+	list_table(r, "incidents", "incidents", "updated");
+}
+
+void vig_api_rules_list(struct vig_req *r)
+{
+	list_table(r, "rules", "rules", "updated");
+}
+
+/* Checks that yaml is one well-formed YAML mapping and copies its top-level scalar "title"
+ * and "id" (if any). A full Sigma validation comes with the detection engine. */
+static enum vig_err rule_check(const char *yaml, size_t n, char *title, size_t title_cap, char *id,
+			       size_t id_cap, char *errbuf)
+{
+	enum vig_err err = VIG_OK;
+	yaml_parser_t p;
+	yaml_event_t e;
+	int depth = 0, docs = 0;
+	bool done = false, key_next = true;
+	char last_key[32] = "";
+
+	title[0] = id[0] = '\0';
+	if (!yaml_parser_initialize(&p))
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, n);
+	while (!done && err == VIG_OK) {
+		if (!yaml_parser_parse(&p, &e)) {
+			err = vig_errf(errbuf, VIG_EPARSE, "rule yaml line %zu: %s",
+				       p.problem_mark.line + 1, p.problem ? p.problem : "malformed");
+			break;
+		}
+		switch (e.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			docs++;
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (depth == 0 && e.type != YAML_MAPPING_START_EVENT)
+				err = vig_errf(errbuf, VIG_EINVAL, "rule: the document must be a mapping");
+			if (depth == 1)
+				key_next = true;
+			depth++;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth == 0) {
+				err = vig_errf(errbuf, VIG_EINVAL, "rule: the document must be a mapping");
+			} else if (depth == 1 && key_next) {
+				snprintf(last_key, sizeof(last_key), "%s", (const char *)e.data.scalar.value);
+				key_next = false;
+			} else if (depth == 1) {
+				if (strcmp(last_key, "title") == 0)
+					snprintf(title, title_cap, "%s", (const char *)e.data.scalar.value);
+				else if (strcmp(last_key, "id") == 0)
+					snprintf(id, id_cap, "%s", (const char *)e.data.scalar.value);
+				key_next = true;
+			}
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&e);
+	}
+	yaml_parser_delete(&p);
+	if (err == VIG_OK && docs != 1)
+		err = vig_errf(errbuf, VIG_EINVAL, "rule: expected exactly one yaml document");
+	if (err == VIG_OK && !title[0])
+		err = vig_errf(errbuf, VIG_EINVAL, "rule: a top-level title is required");
+	return err;
+}
+
+void vig_api_rules_add(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", title[256], id[128], hex[33];
+	struct search_args a;
+	sqlite3_stmt *st = NULL;
+	int64_t now = vig_time_now();
+	enum vig_err err;
+	uint8_t raw[16];
+	char *yaml;
+	size_t n = 0;
+	sqlite3 *h;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (!scope_of(r, &a))
+		return;
+	if (!a.tenant)
+		a.tenant = r->who.tenant;
+	yaml = vig_req_body_copy(r, &n);
+	if (!yaml) {
+		vig_reply_err(r, VIG_ENOMEM, "out of memory");
+		return;
+	}
+	err = n > RULE_YAML_MAX ? vig_errf(errbuf, VIG_ETOOBIG, "rule larger than 256 KiB")
+				: rule_check(yaml, n, title, sizeof(title), id, sizeof(id), errbuf);
+	if (err != VIG_OK) {
+		free(yaml);
+		vig_reply_err(r, err, errbuf);
+		return;
+	}
+	if (!id[0]) {
+		vig_random(raw, sizeof(raw));
+		vig_hex(raw, sizeof(raw), hex);
+		snprintf(id, sizeof(id), "%s", hex);
+	}
+	h = vig_db_lock(r->srv->db);
+	rc = sqlite3_prepare_v2(h,
+				"INSERT INTO rules (id, tenant_id, name, yaml, enabled, created, updated) "
+				"VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, a.tenant, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, title, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, yaml, (int)n, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, now);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	vig_db_unlock(r->srv->db);
+	free(yaml);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		vig_reply_err(r, VIG_EEXIST, "a rule with this id exists in the tenant (or no such tenant)");
+		return;
+	}
+	if (rc != SQLITE_DONE) {
+		vig_reply_err(r, VIG_EIO, "cannot store the rule");
+		return;
+	}
+	vig_audit_append(r->srv->db, &r->who, a.tenant, "rule.create", "rule", id, NULL, NULL, NULL,
+			 NULL, errbuf);
+	vig_reply_jansson(r, 201, json_pack("{s:s,s:s,s:s,s:b}", "id", id, "tenant", a.tenant, "name",
+					    title, "enabled", 1));
+}

@@ -1,0 +1,497 @@
+/*
+ * config.c - the option table of vigild and everything generated from it: defaults, the YAML
+ * reader (libyaml event API), `--print-config` and the markdown reference.
+ *
+ * The table is the single source of truth: adding an option is one line here plus a field in
+ * struct vig_config; the parser, the printed YAML and docs/configuration.md (checked by
+ * test_config against the table) follow. The YAML reader walks nested mappings keeping the
+ * dotted path of the current mapping; any scalar value is looked up by its full dotted name.
+ */
+#include "config.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define CFG_MAX_DEPTH 8
+#define CFG_NAME_MAX 128
+
+#define OPT(n, t, d, field, lo, hi, text)                                                          \
+	{ n, t, d, text, offsetof(struct vig_config, field),                                       \
+	  sizeof(((struct vig_config *)0)->field), lo, hi }
+
+/* Ordered by section: options of one section must be contiguous for the YAML printer. */
+static const struct vig_cfg_opt options[] = {
+	OPT("listen", VIG_CFG_STR, "127.0.0.1:8443", listen, 0, 0,
+	    "Address and port of the HTTPS API, HOST:PORT or [IPv6]:PORT (--listen overrides)."),
+	OPT("data_dir", VIG_CFG_STR, "./data", data_dir, 0, 0,
+	    "Directory holding the event store, the control database, TLS files and the setup token (--data overrides)."),
+	OPT("tls.cert", VIG_CFG_STR, "", tls_cert, 0, 0,
+	    "PEM certificate of the API; empty means DATA/tls/server.crt, generated (self-signed ECDSA P-256) at first start."),
+	OPT("tls.key", VIG_CFG_STR, "", tls_key, 0, 0,
+	    "PEM private key of the certificate; empty means DATA/tls/server.key (mode 0600)."),
+	OPT("log.level", VIG_CFG_STR, "info", log_level, 0, 0,
+	    "Lowest level of log records written: debug, info, warn or error."),
+	OPT("log.file", VIG_CFG_STR, "", log_file, 0, 0,
+	    "File that log records (logfmt) are appended to; empty means standard error."),
+	OPT("limits.max_body_bytes", VIG_CFG_SIZE, "16MiB", max_body_bytes, 1 * KIB, 1 * GIB,
+	    "Largest request body accepted; larger requests get 413."),
+	OPT("limits.max_event_bytes", VIG_CFG_SIZE, "1MiB", max_event_bytes, 256, 64 * MIB,
+	    "Largest single event (one NDJSON line) accepted; larger lines are rejected with their line number."),
+	OPT("limits.max_connections", VIG_CFG_INT, "1024", max_connections, 1, 1000000,
+	    "Most concurrent client connections; further connections wait in the kernel's accept queue."),
+	OPT("limits.request_timeout_s", VIG_CFG_INT, "60", request_timeout_s, 1, 86400,
+	    "Seconds a connection may stay idle while reading a request or writing a reply."),
+	OPT("ingest.queue_batches", VIG_CFG_INT, "64", queue_batches, 1, 100000,
+	    "Capacity of the bounded ingest queue, in request batches; when full, POST /api/v1/events gets 429 with Retry-After."),
+	OPT("ingest.batch_max_events", VIG_CFG_INT, "20000", batch_max_events, 1, 100000,
+	    "Most events (non-empty lines) in one ingest request; a larger request is refused with 413 and should be split."),
+	OPT("retention.default_days", VIG_CFG_INT, "30", retention_default_days, 1, 36500,
+	    "Days events are kept for tenants without their own retention setting."),
+	OPT("auth.setup_token", VIG_CFG_STR, "", setup_token, 0, 0,
+	    "Token required by POST /api/v1/setup; empty means a random one, printed once at first start and written to DATA/setup-token (mode 0600)."),
+	OPT("auth.session_ttl_s", VIG_CFG_INT, "43200", session_ttl_s, 60, 31 * 86400,
+	    "Lifetime of a console session in seconds, renewed on use."),
+	OPT("metrics.enabled", VIG_CFG_BOOL, "true", metrics_enabled, 0, 1,
+	    "Serve Prometheus metrics at GET /metrics (no authentication: bind to loopback or firewall it)."),
+	OPT("sse.heartbeat_s", VIG_CFG_INT, "15", sse_heartbeat_s, 1, 3600,
+	    "Seconds between heartbeat comments on GET /api/v1/stream."),
+	OPT("sse.max_subscribers", VIG_CFG_INT, "256", sse_max_subscribers, 1, 100000,
+	    "Most concurrent GET /api/v1/stream clients; further ones get 503."),
+	OPT("sse.buffer_bytes", VIG_CFG_SIZE, "1MiB", sse_buffer_bytes, 4 * KIB, 256 * MIB,
+	    "Unsent bytes allowed per stream subscriber; a slower subscriber is disconnected and counted."),
+};
+
+const struct vig_cfg_opt *vig_config_options(size_t *n)
+{
+	*n = VIG_ARRAY_LEN(options);
+	return options;
+}
+
+static const struct vig_cfg_opt *find_opt(const char *name)
+{
+	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/* True when some option's name begins with prefix followed by '.'. */
+static bool is_section(const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++)
+		if (strncmp(options[i].name, prefix, n) == 0 && options[i].name[n] == '.')
+			return true;
+	return false;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < VIG_ARRAY_LEN(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool parse_size(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		int64_t mult;
+	} units[] = {{"KiB", KIB}, {"MiB", MIB}, {"GiB", GIB}, {"K", KIB}, {"M", MIB}, {"G", GIB},
+		     {"k", KIB}, {"B", 1}, {"", 1}};
+	size_t digits = 0, n = strlen(s);
+	int64_t v;
+
+	while (digits < n && s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	if (!vig_parse_i64(s, digits, &v))
+		return false;
+	for (size_t i = 0; i < VIG_ARRAY_LEN(units); i++) {
+		if (strcmp(s + digits, units[i].suffix) != 0)
+			continue;
+		if (v > INT64_MAX / units[i].mult)
+			return false;
+		*out = v * units[i].mult;
+		return true;
+	}
+	return false;
+}
+
+static enum vig_err set_opt(struct vig_config *cfg, const struct vig_cfg_opt *o, const char *value,
+			    char *errbuf)
+{
+	char *field = (char *)cfg + o->offset;
+	int64_t v = 0;
+	bool b;
+
+	switch (o->type) {
+	case VIG_CFG_STR:
+		if (strlen(value) >= o->size)
+			return vig_errf(errbuf, VIG_EINVAL, "option %s: value longer than %zu bytes",
+					o->name, o->size - 1);
+		memcpy(field, value, strlen(value) + 1);
+		return VIG_OK;
+	case VIG_CFG_BOOL:
+		if (!parse_bool(value, &b))
+			return vig_errf(errbuf, VIG_EINVAL, "option %s: expected true or false, got \"%s\"",
+					o->name, value);
+		*(bool *)field = b;
+		return VIG_OK;
+	case VIG_CFG_INT:
+		if (!vig_parse_i64(value, strlen(value), &v))
+			return vig_errf(errbuf, VIG_EINVAL, "option %s: expected an integer, got \"%s\"",
+					o->name, value);
+		break;
+	case VIG_CFG_SIZE:
+		if (!parse_size(value, &v))
+			return vig_errf(errbuf, VIG_EINVAL,
+					"option %s: expected a size such as 512KiB or 16MiB, got \"%s\"",
+					o->name, value);
+		break;
+	}
+	if (v < o->min || v > o->max)
+		return vig_errf(errbuf, VIG_EINVAL, "option %s: %lld is outside [%lld, %lld]", o->name,
+				(long long)v, (long long)o->min, (long long)o->max);
+	*(int64_t *)field = v;
+	return VIG_OK;
+}
+
+void vig_config_defaults(struct vig_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++) {
+		enum vig_err err = set_opt(cfg, &options[i], options[i].def, NULL);
+		(void)err; /* the defaults are tested to parse */
+	}
+}
+
+enum vig_err vig_config_set(struct vig_config *cfg, const char *name, const char *value, char *errbuf)
+{
+	const struct vig_cfg_opt *o = find_opt(name);
+
+	if (!o)
+		return vig_errf(errbuf, VIG_ENOTFOUND, "unknown option \"%s\"", name);
+	return set_opt(cfg, o, value, errbuf);
+}
+
+/* One open mapping of the YAML walk. */
+struct cfg_frame {
+	char prefix[CFG_NAME_MAX]; /* dotted path of this mapping, "" or "limits." */
+	char key[CFG_NAME_MAX];    /* key waiting for its value */
+	size_t key_line;           /* 1-based line of that key */
+	bool have_key;             /* a key was read, its value is next */
+};
+
+/* Joins frame prefix and key into name; false when too long. */
+static bool join_name(const struct cfg_frame *f, char *name, size_t cap)
+{
+	int n = snprintf(name, cap, "%s%s", f->prefix, f->key);
+
+	return n > 0 && (size_t)n < cap;
+}
+
+static enum vig_err on_scalar(struct vig_config *cfg, struct cfg_frame *f, const yaml_event_t *e,
+			      char *errbuf)
+{
+	const char *val = (const char *)e->data.scalar.value;
+	size_t line = e->start_mark.line + 1;
+	char name[CFG_NAME_MAX], sub[VIG_ERRBUF_SIZE];
+	const struct vig_cfg_opt *o;
+	bool is_null;
+
+	if (!f->have_key) {
+		if (e->data.scalar.length >= CFG_NAME_MAX)
+			return vig_errf(errbuf, VIG_EINVAL, "config line %zu: key too long", line);
+		memcpy(f->key, val, e->data.scalar.length + 1);
+		f->key_line = line;
+		f->have_key = true;
+		return VIG_OK;
+	}
+	f->have_key = false;
+	if (!join_name(f, name, sizeof(name)))
+		return vig_errf(errbuf, VIG_EINVAL, "config line %zu: key too long", f->key_line);
+	o = find_opt(name);
+	if (!o)
+		return vig_errf(errbuf, VIG_ENOTFOUND, "config line %zu: unknown option \"%s\"",
+				f->key_line, name);
+	is_null = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		  (e->data.scalar.length == 0 || strcmp(val, "~") == 0 || strcmp(val, "null") == 0);
+	if (is_null)
+		val = o->def;
+	if (set_opt(cfg, o, val, sub) != VIG_OK)
+		return vig_errf(errbuf, VIG_EINVAL, "config line %zu: %s", line, sub);
+	return VIG_OK;
+}
+
+static enum vig_err on_mapping_start(struct cfg_frame *stack, size_t *depth, const yaml_event_t *e,
+				     char *errbuf)
+{
+	size_t line = e->start_mark.line + 1;
+	struct cfg_frame *parent, *f;
+	char name[CFG_NAME_MAX];
+
+	if (*depth >= CFG_MAX_DEPTH)
+		return vig_errf(errbuf, VIG_EINVAL, "config line %zu: nesting too deep", line);
+	f = &stack[*depth];
+	memset(f, 0, sizeof(*f));
+	if (*depth == 0) {
+		(*depth)++;
+		return VIG_OK;
+	}
+	parent = &stack[*depth - 1];
+	if (!parent->have_key)
+		return vig_errf(errbuf, VIG_EINVAL, "config line %zu: a mapping cannot be a key", line);
+	parent->have_key = false;
+	if (!join_name(parent, name, sizeof(name)) || !is_section(name))
+		return vig_errf(errbuf, VIG_ENOTFOUND, "config line %zu: unknown option \"%s\"",
+				parent->key_line, name);
+	if (snprintf(f->prefix, sizeof(f->prefix), "%s.", name) >= (int)sizeof(f->prefix))
+		return vig_errf(errbuf, VIG_EINVAL, "config line %zu: key too long", line);
+	(*depth)++;
+	return VIG_OK;
+}
+
+enum vig_err vig_config_parse(struct vig_config *cfg, const char *text, size_t n, char *errbuf)
+{
+	struct cfg_frame stack[CFG_MAX_DEPTH];
+	enum vig_err err = VIG_OK;
+	yaml_parser_t parser;
+	yaml_event_t e;
+	size_t depth = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser))
+		return vig_errf(errbuf, VIG_ENOMEM, "config: cannot initialise the yaml parser");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
+	while (!done && err == VIG_OK) {
+		if (!yaml_parser_parse(&parser, &e)) {
+			err = vig_errf(errbuf, VIG_EPARSE, "config line %zu: %s",
+				       parser.problem_mark.line + 1,
+				       parser.problem ? parser.problem : "malformed yaml");
+			break;
+		}
+		switch (e.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			err = on_mapping_start(stack, &depth, &e, errbuf);
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth == 0) {
+				if (e.data.scalar.length > 0)
+					err = vig_errf(errbuf, VIG_EPARSE,
+						       "config line %zu: the top level must be a mapping",
+						       e.start_mark.line + 1);
+				break;
+			}
+			err = on_scalar(cfg, &stack[depth - 1], &e, errbuf);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			err = vig_errf(errbuf, VIG_EINVAL, "config line %zu: lists are not used by any option",
+				       e.start_mark.line + 1);
+			break;
+		case YAML_ALIAS_EVENT:
+			err = vig_errf(errbuf, VIG_EINVAL, "config line %zu: aliases are not supported",
+				       e.start_mark.line + 1);
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&e);
+	}
+	yaml_parser_delete(&parser);
+	return err;
+}
+
+enum vig_err vig_config_load(struct vig_config *cfg, const char *path, char *errbuf)
+{
+	enum vig_err err = VIG_OK;
+	struct stat st;
+	char *text = NULL;
+	ssize_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vig_errf(errbuf, VIG_EIO, "config %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		err = vig_errf(errbuf, VIG_EIO, "config %s: not a regular file", path);
+		goto out_close;
+	}
+	if (st.st_size > (off_t)VIG_CFG_FILE_MAX_BYTES) {
+		err = vig_errf(errbuf, VIG_ETOOBIG, "config %s: larger than %u bytes", path,
+			       VIG_CFG_FILE_MAX_BYTES);
+		goto out_close;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		err = vig_errf(errbuf, VIG_ENOMEM, "config %s: out of memory", path);
+		goto out_close;
+	}
+	while (got < st.st_size) {
+		ssize_t r = read(fd, text + got, (size_t)(st.st_size - got));
+		if (r <= 0) {
+			err = vig_errf(errbuf, VIG_EIO, "config %s: read failed", path);
+			goto out_free;
+		}
+		got += r;
+	}
+	text[got] = '\0';
+	err = vig_config_parse(cfg, text, (size_t)got, errbuf);
+out_free:
+	free(text);
+out_close:
+	close(fd);
+	return err;
+}
+
+bool vig_config_split_listen(const char *listen, char *host, size_t host_cap, int *port)
+{
+	const char *colon, *hs = listen, *he;
+	int64_t p;
+
+	if (listen[0] == '[') {
+		he = strchr(listen, ']');
+		if (!he || he[1] != ':')
+			return false;
+		hs = listen + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return false;
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= host_cap || he == hs)
+		return false;
+	if (!vig_parse_i64(colon + 1, strlen(colon + 1), &p) || p < 0 || p > 65535)
+		return false;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*port = (int)p;
+	return true;
+}
+
+enum vig_err vig_config_validate(const struct vig_config *cfg, char *errbuf)
+{
+	char host[256];
+	int port;
+
+	if (!vig_config_split_listen(cfg->listen, host, sizeof(host), &port))
+		return vig_errf(errbuf, VIG_EINVAL, "option listen: expected HOST:PORT, got \"%s\"",
+				cfg->listen);
+	if (vig_log_level_parse(cfg->log_level) < 0)
+		return vig_errf(errbuf, VIG_EINVAL,
+				"option log.level: expected debug, info, warn or error, got \"%s\"",
+				cfg->log_level);
+	if (cfg->data_dir[0] == '\0')
+		return vig_errf(errbuf, VIG_EINVAL, "option data_dir: must not be empty");
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
+		return vig_errf(errbuf, VIG_EINVAL, "options tls.cert and tls.key: set both or neither");
+	if (cfg->max_event_bytes > cfg->max_body_bytes)
+		return vig_errf(errbuf, VIG_EINVAL,
+				"option limits.max_event_bytes: larger than limits.max_body_bytes");
+	return VIG_OK;
+}
+
+/* Appends the value of o in cfg as YAML text. */
+static void print_value(const struct vig_config *cfg, const struct vig_cfg_opt *o, struct vig_buf *out)
+{
+	const char *field = (const char *)cfg + o->offset;
+
+	switch (o->type) {
+	case VIG_CFG_STR:
+		vig_buf_add_json_str(out, field, strlen(field)); /* JSON strings are YAML */
+		break;
+	case VIG_CFG_BOOL:
+		vig_buf_adds(out, *(const bool *)field ? "true" : "false");
+		break;
+	case VIG_CFG_INT:
+	case VIG_CFG_SIZE:
+		vig_buf_printf(out, "%lld", (long long)*(const int64_t *)field);
+		break;
+	}
+}
+
+enum vig_err vig_config_print_yaml(const struct vig_config *cfg, struct vig_buf *out)
+{
+	char section[CFG_NAME_MAX] = "";
+
+	vig_buf_adds(out, "# vigild configuration: every option, with its description and default.\n"
+			  "# Reference: docs/configuration.md. Sizes accept KiB, MiB, GiB suffixes.\n");
+	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++) {
+		const struct vig_cfg_opt *o = &options[i];
+		const char *dot = strchr(o->name, '.');
+		size_t slen = dot ? (size_t)(dot - o->name) : 0;
+		const char *indent = dot ? "  " : "";
+
+		if (slen != strlen(section) || strncmp(section, o->name, slen) != 0) {
+			memcpy(section, o->name, slen);
+			section[slen] = '\0';
+			if (slen)
+				vig_buf_printf(out, "\n%s:\n", section);
+		}
+		vig_buf_printf(out, "%s# %s\n%s# default: %s\n%s%s: ", indent, o->desc, indent,
+			       o->def[0] ? o->def : "\"\"", indent, dot ? dot + 1 : o->name);
+		print_value(cfg, o, out);
+		vig_buf_addc(out, '\n');
+	}
+	return vig_buf_err(out);
+}
+
+enum vig_err vig_config_print_markdown(struct vig_buf *out)
+{
+	static const char *const type_names[] = {"string", "integer", "size", "boolean"};
+
+	vig_buf_adds(out,
+		     "# vigild configuration\n\n"
+		     "<!-- Generated by `vigild --print-config-markdown` from the option table in\n"
+		     "     src/server/config.c; test_config checks that this file matches. -->\n\n"
+		     "`vigild` runs without a configuration file: every option has a default. A YAML file\n"
+		     "given with `--config FILE` overrides defaults; nested mappings name the sections\n"
+		     "(`limits:` then `max_body_bytes: 8MiB` sets `limits.max_body_bytes`). An unknown key is\n"
+		     "an error naming the key and its line. Sizes accept the suffixes `KiB`, `MiB`, `GiB`\n"
+		     "(or `K`, `M`, `G`; powers of 1024). `vigild --print-config` prints the effective\n"
+		     "configuration as YAML with every option's description and default.\n\n"
+		     "Command line: `vigild [--config FILE] [--data DIR] [--listen HOST:PORT] "
+		     "[--print-config] [--version]`; `--data` and `--listen` override the file.\n\n"
+		     "| option | type | default | description |\n"
+		     "|---|---|---|---|\n");
+	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++) {
+		const struct vig_cfg_opt *o = &options[i];
+
+		vig_buf_printf(out, "| `%s` | %s | `%s` | %s |\n", o->name, type_names[o->type],
+			       o->def[0] ? o->def : "\"\"", o->desc);
+	}
+	vig_buf_adds(out, "\nExample:\n\n```yaml\nlisten: \"0.0.0.0:8443\"\ndata_dir: /var/lib/vigil\n"
+			  "limits:\n  max_body_bytes: 32MiB\nretention:\n  default_days: 90\n```\n");
+	return vig_buf_err(out);
+}
