@@ -31,7 +31,8 @@ enum vig_err vig_buf_adds(struct vig_buf *b, const char *s);
 enum vig_err vig_buf_addc(struct vig_buf *b, char c);
 enum vig_err vig_buf_printf(struct vig_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-enum vig_err vig_buf_vprintf(struct vig_buf *b, const char *fmt, va_list ap);
+enum vig_err vig_buf_vprintf(struct vig_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Appends s as a JSON string literal, quotes included, escaping what JSON requires.
  * Invalid UTF-8 bytes are replaced with U+FFFD so that output is always valid JSON. */
 enum vig_err vig_buf_add_json_str(struct vig_buf *b, const char *s, size_t n);

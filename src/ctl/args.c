@@ -1,0 +1,394 @@
+/*
+ * args.c - vigilctl's command table and command-line parser (see ctl.h).
+ *
+ * A command is one or two words ("status", "token create") found in a static table together
+ * with its positional-argument bounds and its options, each with a value type that is checked
+ * here, so that a command implementation only ever sees well-formed values. Global options are
+ * accepted anywhere; command options only once the command is known (so that whether an
+ * option takes a value is never a guess).
+ */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/vtime.h"
+
+static const struct vig_ctl_opt_spec opts_token_create[] = {
+	{"role", VIG_CTL_OPT_STR, "role of the token (default: the caller's)"},
+	{"tenant", VIG_CTL_OPT_STR, "tenant of the token (default: the caller's)"},
+	{"expires-in", VIG_CTL_OPT_DUR, "lifetime, e.g. 30d (default: no expiry)"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_login[] = {
+	{"username", VIG_CTL_OPT_STR, "user name (prompted for when absent)"},
+	{"password-stdin", VIG_CTL_OPT_FLAG, "read the password from the first line of stdin"},
+	{"expires-in", VIG_CTL_OPT_DUR, "lifetime of the stored token (default 30d)"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_setup[] = {
+	{"token", VIG_CTL_OPT_STR, "the setup token from DATA/setup-token"},
+	{"username", VIG_CTL_OPT_STR, "name of the first administrator"},
+	{"password-stdin", VIG_CTL_OPT_FLAG, "read the password from the first line of stdin"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_search[] = {
+	{"from", VIG_CTL_OPT_TIME, "start: RFC 3339, epoch seconds, now, -1h (default -24h)"},
+	{"to", VIG_CTL_OPT_TIME, "end (default now)"},
+	{"limit", VIG_CTL_OPT_UINT, "most events (default 100, max 10000)"},
+	{"fields", VIG_CTL_OPT_STR, "columns to show, comma-separated"},
+	{"asc", VIG_CTL_OPT_FLAG, "oldest first"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_count[] = {
+	{"from", VIG_CTL_OPT_TIME, "start (default -24h)"},
+	{"to", VIG_CTL_OPT_TIME, "end (default now)"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_top[] = {
+	{"size", VIG_CTL_OPT_UINT, "number of values (default 10)"},
+	{"from", VIG_CTL_OPT_TIME, "start (default -24h)"},
+	{"to", VIG_CTL_OPT_TIME, "end (default now)"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_users_add[] = {
+	{"role", VIG_CTL_OPT_STR, "role (required)"},
+	{"tenant", VIG_CTL_OPT_STR, "tenant (default: the caller's)"},
+	{"password-stdin", VIG_CTL_OPT_FLAG, "read the password from the first line of stdin"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_tenants_add[] = {
+	{"name", VIG_CTL_OPT_STR, "display name"},
+	{NULL, 0, NULL},
+};
+static const struct vig_ctl_opt_spec opts_limit[] = {
+	{"limit", VIG_CTL_OPT_UINT, "most rows"},
+	{NULL, 0, NULL},
+};
+
+static const struct vig_ctl_cmd_spec commands[] = {
+	{VIG_CTL_CMD_HELP, "help", NULL, 0, 2, "[COMMAND [SUBCOMMAND]]", "show help", NULL},
+	{VIG_CTL_CMD_VERSION, "version", NULL, 0, 0, "", "print the client version", NULL},
+	{VIG_CTL_CMD_STATUS, "status", NULL, 0, 0, "", "server health and who you are", NULL},
+	{VIG_CTL_CMD_LOGIN, "login", NULL, 0, 0, "[--username U] [--password-stdin]",
+	 "log in, create an API token and store it in ~/.config/vigil/credentials", opts_login},
+	{VIG_CTL_CMD_LOGOUT, "logout", NULL, 0, 0, "", "revoke and forget the stored token", NULL},
+	{VIG_CTL_CMD_SETUP, "setup", NULL, 0, 0, "--token T --username U [--password-stdin]",
+	 "create the first administrator of a new server", opts_setup},
+	{VIG_CTL_CMD_TOKEN_CREATE, "token", "create", 1, 1,
+	 "NAME [--role R] [--tenant T] [--expires-in DUR]", "create an API token (shown once)",
+	 opts_token_create},
+	{VIG_CTL_CMD_TOKEN_LIST, "token", "list", 0, 0, "", "list API tokens", NULL},
+	{VIG_CTL_CMD_TOKEN_REVOKE, "token", "revoke", 1, 1, "ID", "revoke an API token", NULL},
+	{VIG_CTL_CMD_INGEST, "ingest", NULL, 1, 1, "FILE|-",
+	 "send NDJSON events (idempotent batches of at most 5000 lines)", NULL},
+	{VIG_CTL_CMD_SEARCH, "search", NULL, 1, 1,
+	 "QUERY [--from T] [--to T] [--limit N] [--fields a,b,c]", "search events", opts_search},
+	{VIG_CTL_CMD_COUNT, "count", NULL, 1, 1, "QUERY [--from T] [--to T]", "count events",
+	 opts_count},
+	{VIG_CTL_CMD_TOP, "top", NULL, 1, 2, "FIELD [QUERY] [--size N] [--from T] [--to T]",
+	 "most frequent values of a field", opts_top},
+	{VIG_CTL_CMD_USERS_LIST, "users", "list", 0, 0, "", "list users", NULL},
+	{VIG_CTL_CMD_USERS_ADD, "users", "add", 1, 1,
+	 "USERNAME --role R [--tenant T] [--password-stdin]", "add a user", opts_users_add},
+	{VIG_CTL_CMD_USERS_SET_ROLE, "users", "set-role", 2, 2, "ID ROLE", "change a user's role",
+	 NULL},
+	{VIG_CTL_CMD_USERS_DISABLE, "users", "disable", 1, 1, "ID", "disable a user", NULL},
+	{VIG_CTL_CMD_USERS_ENABLE, "users", "enable", 1, 1, "ID", "enable a disabled user", NULL},
+	{VIG_CTL_CMD_USERS_DELETE, "users", "delete", 1, 1, "ID", "delete a user", NULL},
+	{VIG_CTL_CMD_TENANTS_LIST, "tenants", "list", 0, 0, "", "list tenants", NULL},
+	{VIG_CTL_CMD_TENANTS_ADD, "tenants", "add", 1, 1, "ID [--name NAME]", "add a tenant",
+	 opts_tenants_add},
+	{VIG_CTL_CMD_TENANTS_SET, "tenants", "set", 2, VIG_CTL_MAX_POS, "ID KEY=VALUE...",
+	 "change a tenant's settings", NULL},
+	{VIG_CTL_CMD_AUDIT_LIST, "audit", "list", 0, 0, "[--limit N]", "audit log, newest first",
+	 opts_limit},
+	{VIG_CTL_CMD_AUDIT_VERIFY, "audit", "verify", 0, 0, "",
+	 "verify the audit hash chain (exit 1 when broken)", NULL},
+	{VIG_CTL_CMD_ALERTS_LIST, "alerts", "list", 0, VIG_CTL_MAX_POS, "[KEY=VALUE...] [--limit N]",
+	 "list alerts (KEY=VALUE filters)", opts_limit},
+	{VIG_CTL_CMD_INCIDENTS_LIST, "incidents", "list", 0, VIG_CTL_MAX_POS,
+	 "[KEY=VALUE...] [--limit N]", "list incidents (KEY=VALUE filters)", opts_limit},
+	{VIG_CTL_CMD_RULES_LIST, "rules", "list", 0, 0, "", "list detection rules", NULL},
+	{VIG_CTL_CMD_RULES_ADD, "rules", "add", 1, 1, "FILE", "add a Sigma rule (YAML file)", NULL},
+};
+
+static const struct vig_ctl_opt_spec global_opts[] = {
+	{"url", VIG_CTL_OPT_STR, "server URL (env VIGIL_URL, default " VIG_CTL_DEFAULT_URL ")"},
+	{"token", VIG_CTL_OPT_STR, "API token (env VIGIL_TOKEN, else the stored login)"},
+	{"cacert", VIG_CTL_OPT_STR, "trust this CA/certificate file (env VIGIL_CACERT)"},
+	{"insecure", VIG_CTL_OPT_FLAG, "do not verify the server certificate (env VIGIL_INSECURE=1)"},
+	{"json", VIG_CTL_OPT_FLAG, "print raw JSON (NDJSON for search)"},
+	{"timeout", VIG_CTL_OPT_DUR, "per-request timeout (default 30s)"},
+	{"help", VIG_CTL_OPT_FLAG, "show help"},
+	{NULL, 0, NULL},
+};
+
+const struct vig_ctl_cmd_spec *vig_ctl_commands(size_t *n)
+{
+	*n = VIG_ARRAY_LEN(commands);
+	return commands;
+}
+
+static bool is_group(const char *name)
+{
+	for (size_t i = 0; i < VIG_ARRAY_LEN(commands); i++)
+		if (commands[i].sub && strcmp(commands[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static const struct vig_ctl_cmd_spec *find_cmd(const char *name, const char *sub)
+{
+	for (size_t i = 0; i < VIG_ARRAY_LEN(commands); i++) {
+		const struct vig_ctl_cmd_spec *c = &commands[i];
+		if (strcmp(c->name, name) != 0)
+			continue;
+		if (!c->sub || (sub && strcmp(c->sub, sub) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+static const struct vig_ctl_opt_spec *find_opt(const struct vig_ctl_opt_spec *list,
+					       const char *name, size_t n)
+{
+	for (; list && list->name; list++)
+		if (strlen(list->name) == n && memcmp(list->name, name, n) == 0)
+			return list;
+	return NULL;
+}
+
+/* Checks that value fits the option's type. */
+static enum vig_err check_value(const struct vig_ctl_opt_spec *o, const char *value,
+				char *errbuf)
+{
+	uint64_t u;
+	int64_t ns;
+	char sub[VIG_ERRBUF_SIZE];
+
+	switch (o->type) {
+	case VIG_CTL_OPT_FLAG:
+		return VIG_OK;
+	case VIG_CTL_OPT_STR:
+		if (!*value)
+			return vig_errf(errbuf, VIG_EINVAL, "option --%s needs a non-empty value",
+					o->name);
+		return VIG_OK;
+	case VIG_CTL_OPT_UINT:
+		if (!vig_parse_u64(value, strlen(value), &u) || u == 0 || u > 1000000000)
+			return vig_errf(errbuf, VIG_EINVAL,
+					"option --%s needs a positive integer, not '%s'", o->name,
+					value);
+		return VIG_OK;
+	case VIG_CTL_OPT_DUR:
+		if (vig_ctl_parse_duration(value, &ns, sub) != VIG_OK)
+			return vig_errf(errbuf, VIG_EINVAL, "option --%s: %s", o->name, sub);
+		return VIG_OK;
+	case VIG_CTL_OPT_TIME:
+		if (vig_ctl_parse_time(value, vig_time_now(), &ns, sub) != VIG_OK)
+			return vig_errf(errbuf, VIG_EINVAL, "option --%s: %s", o->name, sub);
+		return VIG_OK;
+	}
+	return vig_errf(errbuf, VIG_EINTERNAL, "bad option type");
+}
+
+static enum vig_err set_global(struct vig_ctl_args *a, const struct vig_ctl_opt_spec *o,
+			       const char *value, char *errbuf)
+{
+	int64_t ns;
+
+	if (strcmp(o->name, "url") == 0)
+		a->url = value;
+	else if (strcmp(o->name, "token") == 0)
+		a->token = value;
+	else if (strcmp(o->name, "cacert") == 0)
+		a->cacert = value;
+	else if (strcmp(o->name, "insecure") == 0)
+		a->insecure = true;
+	else if (strcmp(o->name, "json") == 0)
+		a->json = true;
+	else if (strcmp(o->name, "help") == 0)
+		a->help = true;
+	else if (strcmp(o->name, "timeout") == 0) {
+		if (vig_ctl_parse_duration(value, &ns, errbuf) != VIG_OK)
+			return VIG_EINVAL;
+		a->timeout_s = (ns + VIG_NS_PER_SEC - 1) / VIG_NS_PER_SEC;
+	}
+	return VIG_OK;
+}
+
+/* Handles argv[*i], an option; consumes its value when it takes one. */
+static enum vig_err parse_option(struct vig_ctl_args *a, int argc, char **argv, int *i,
+				 const struct vig_ctl_cmd_spec *cmd, char *errbuf)
+{
+	const char *arg = argv[*i];
+	const char *name = arg + 2;
+	const char *eq;
+	const char *value = NULL;
+	const struct vig_ctl_opt_spec *o = NULL;
+	bool global = false;
+	size_t n;
+
+	if (strcmp(arg, "-h") == 0) {
+		a->help = true;
+		return VIG_OK;
+	}
+	if (arg[1] != '-')
+		return vig_errf(errbuf, VIG_EINVAL, "unknown option '%s'", arg);
+	eq = strchr(name, '=');
+	n = eq ? (size_t)(eq - name) : strlen(name);
+	if (cmd)
+		o = find_opt(cmd->opts, name, n);
+	if (!o) {
+		o = find_opt(global_opts, name, n);
+		global = o != NULL;
+	}
+	if (!o) {
+		if (!cmd && !a->help)
+			return vig_errf(errbuf, VIG_EINVAL,
+					"unknown option '%s' (command options go after the command)",
+					arg);
+		return vig_errf(errbuf, VIG_EINVAL, "unknown option '%s'", arg);
+	}
+	if (o->type == VIG_CTL_OPT_FLAG) {
+		if (eq)
+			return vig_errf(errbuf, VIG_EINVAL, "option --%s takes no value", o->name);
+		value = "1";
+	} else if (eq) {
+		value = eq + 1;
+	} else {
+		if (*i + 1 >= argc)
+			return vig_errf(errbuf, VIG_EINVAL, "option --%s needs a value", o->name);
+		value = argv[++*i];
+	}
+	if (check_value(o, value, errbuf) != VIG_OK)
+		return VIG_EINVAL;
+	if (global)
+		return set_global(a, o, value, errbuf);
+	if (a->nopts >= VIG_CTL_MAX_OPTS)
+		return vig_errf(errbuf, VIG_EINVAL, "too many options");
+	a->opts[a->nopts].spec = o;
+	a->opts[a->nopts].value = value;
+	a->nopts++;
+	return VIG_OK;
+}
+
+/* Takes one positional word: a command word while the command is not yet known. */
+static enum vig_err take_word(struct vig_ctl_args *a, const char *word, char *errbuf)
+{
+	if (a->cmd) {
+		if (a->npos >= VIG_CTL_MAX_POS)
+			return vig_errf(errbuf, VIG_EINVAL, "too many arguments");
+		a->pos[a->npos++] = word;
+		return VIG_OK;
+	}
+	if (a->group) {
+		a->cmd = find_cmd(a->group, word);
+		if (!a->cmd)
+			return vig_errf(errbuf, VIG_EINVAL, "unknown command '%s %s'", a->group,
+					word);
+		a->group = NULL;
+		return VIG_OK;
+	}
+	if (is_group(word)) {
+		a->group = word;
+		return VIG_OK;
+	}
+	a->cmd = find_cmd(word, NULL);
+	if (!a->cmd)
+		return vig_errf(errbuf, VIG_EINVAL, "unknown command '%s' (see 'vigilctl help')",
+				word);
+	return VIG_OK;
+}
+
+enum vig_err vig_ctl_args_parse(int argc, char **argv, struct vig_ctl_args *out, char *errbuf)
+{
+	bool opts_done = false;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		enum vig_err err;
+
+		if (!opts_done && strcmp(arg, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (!opts_done && arg[0] == '-' && arg[1] != '\0')
+			err = parse_option(out, argc, argv, &i, out->cmd, errbuf);
+		else
+			err = take_word(out, arg, errbuf);
+		if (err != VIG_OK)
+			return err;
+	}
+	if (out->help)
+		return VIG_OK;
+	if (out->group)
+		return vig_errf(errbuf, VIG_EINVAL, "'%s' needs a subcommand (see 'vigilctl help %s')",
+				out->group, out->group);
+	if (!out->cmd)
+		return vig_errf(errbuf, VIG_EINVAL, "no command given (see 'vigilctl help')");
+	if (out->npos < out->cmd->min_pos || out->npos > out->cmd->max_pos)
+		return vig_errf(errbuf, VIG_EINVAL, "usage: vigilctl %s%s%s %s", out->cmd->name,
+				out->cmd->sub ? " " : "", out->cmd->sub ? out->cmd->sub : "",
+				out->cmd->args_usage);
+	return VIG_OK;
+}
+
+const char *vig_ctl_args_get(const struct vig_ctl_args *a, const char *name)
+{
+	const char *v = NULL;
+
+	for (unsigned i = 0; i < a->nopts; i++)
+		if (strcmp(a->opts[i].spec->name, name) == 0)
+			v = a->opts[i].value;
+	return v;
+}
+
+static void usage_opts(struct vig_buf *out, const struct vig_ctl_opt_spec *o)
+{
+	for (; o && o->name; o++)
+		vig_buf_printf(out, "  --%-16s %s\n", o->name, o->help);
+}
+
+static void usage_line(struct vig_buf *out, const struct vig_ctl_cmd_spec *c)
+{
+	char words[48];
+
+	snprintf(words, sizeof(words), "%s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "");
+	vig_buf_printf(out, "  %-18s %s\n", words, c->summary);
+}
+
+enum vig_err vig_ctl_usage(struct vig_buf *out, const char *cmd, const char *sub)
+{
+	const struct vig_ctl_cmd_spec *c;
+
+	if (!cmd) {
+		vig_buf_adds(out, "usage: vigilctl [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
+		for (size_t i = 0; i < VIG_ARRAY_LEN(commands); i++)
+			usage_line(out, &commands[i]);
+		vig_buf_adds(out, "\nglobal options:\n");
+		usage_opts(out, global_opts);
+		vig_buf_adds(out, "\nexit status: 0 ok, 1 API or connection error, 2 usage error\n"
+				  "'vigilctl help COMMAND' or 'vigilctl COMMAND --help' for details\n");
+		return vig_buf_err(out);
+	}
+	if (is_group(cmd) && !sub) {
+		vig_buf_printf(out, "usage: vigilctl %s SUBCOMMAND\n\nsubcommands:\n", cmd);
+		for (size_t i = 0; i < VIG_ARRAY_LEN(commands); i++)
+			if (strcmp(commands[i].name, cmd) == 0)
+				usage_line(out, &commands[i]);
+		return vig_buf_err(out);
+	}
+	c = find_cmd(cmd, sub);
+	if (!c)
+		return VIG_ENOTFOUND;
+	vig_buf_printf(out, "usage: vigilctl %s%s%s %s\n\n%s\n", c->name, c->sub ? " " : "",
+		       c->sub ? c->sub : "", c->args_usage, c->summary);
+	if (c->opts) {
+		vig_buf_adds(out, "\noptions:\n");
+		usage_opts(out, c->opts);
+	}
+	return vig_buf_err(out);
+}
