@@ -1,0 +1,95 @@
+/*
+ * common.bpf.h - helpers every Vigil BPF object shares: the per-CPU drop counters, the
+ * settings user space writes between open and load, and the task snapshot (credentials,
+ * login uid, session, tty, start time, cgroup) read with CO-RE.
+ */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "vigil_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings, set by the loader between open and load. */
+const volatile __u32 agent_tgid = 0; /* the agent's own pid: its syscalls are not reported */
+
+/* Ring buffer of records; user space sizes it before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* Per-CPU count of records lost to a full ring buffer, by enum vig_abi_drop. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIG_ABI_DROP__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline void vig_count_drop(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &slot);
+
+	if (n)
+		*n += 1;
+}
+
+/* Reserves a record of size bytes or counts a drop in slot. */
+static __always_inline void *vig_reserve(__u64 size, __u32 slot)
+{
+	void *p = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!p)
+		vig_count_drop(slot);
+	return p;
+}
+
+static __always_inline void vig_fill_hdr(struct vig_abi_hdr *h, __u32 type, __u32 size,
+					 __u32 pid, __u32 tid)
+{
+	h->type = type;
+	h->size = size;
+	h->ktime_ns = bpf_ktime_get_boot_ns();
+	h->pid = pid;
+	h->tid = tid;
+	h->flags = 0;
+	h->pad = 0;
+}
+
+/* Snapshot of task t into o (every field written). */
+static __always_inline void vig_fill_task(struct task_struct *t, struct vig_abi_task *o)
+{
+	struct tty_struct *tty;
+
+	o->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	o->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	o->euid = BPF_CORE_READ(t, real_cred, euid.val);
+	o->gid = BPF_CORE_READ(t, real_cred, gid.val);
+	o->egid = BPF_CORE_READ(t, real_cred, egid.val);
+	o->auid = 0xffffffffu;
+	o->sessionid = 0xffffffffu;
+	if (bpf_core_field_exists(t->loginuid)) {
+		o->auid = BPF_CORE_READ(t, loginuid.val);
+		o->sessionid = BPF_CORE_READ(t, sessionid);
+	}
+	o->tty_nr = 0;
+	tty = BPF_CORE_READ(t, signal, tty);
+	if (tty) {
+		__u32 major = BPF_CORE_READ(tty, driver, major);
+		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+
+		o->tty_nr = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+	}
+	o->start_boot_ns = BPF_CORE_READ(t, group_leader, start_boottime);
+	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&o->comm, t, comm);
+}
+
+#endif /* VIGIL_COMMON_BPF_H */

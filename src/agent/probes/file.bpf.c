@@ -1,0 +1,249 @@
+/*
+ * file.bpf.c - the file sensor: open-for-write/create, unlink, rename, chmod, chown and mkdir
+ * of paths under the configured prefixes, from tp_btf/sys_enter (arguments, in-kernel prefix
+ * filter) and tp_btf/sys_exit (result). Only successful calls are reported.
+ *
+ * Filtering: an absolute path must start with one of prefixes[] (each ends with '/'); for a
+ * rename either path may match. A relative path cannot be judged here, so it passes with
+ * VIG_ABI_F_REL_PATH when pass_relative is set and user space resolves and filters it.
+ * Opens are reported once per (process, inode) ("first write"), remembered in an LRU map.
+ * "Created" is a heuristic: O_CREAT and the opened inode's atime equals its ctime, which holds
+ * for a new inode; an existing file that was never read or changed since it was made can match.
+ */
+#include "common.bpf.h"
+#include "sys.bpf.h"
+
+#define VIG_O_WRONLY 01
+#define VIG_O_RDWR 02
+#define VIG_O_CREAT 0100
+#define VIG_O_TRUNC 01000
+#define VIG_AT_FDCWD -100
+
+const volatile char prefixes[VIG_ABI_MAX_PREFIXES][VIG_ABI_PREFIX_LEN] = {};
+const volatile __u32 n_prefixes = 0;
+const volatile __u8 pass_relative = 1;
+
+VIG_PENDING_MAP(pending, struct vig_abi_file);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vig_abi_file);
+} scratch SEC(".maps");
+
+struct vig_seen_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ino;
+	__u64 dev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vig_seen_key);
+	__type(value, __u8);
+} seen SEC(".maps");
+
+/* True when path (absolute) starts with a configured prefix. */
+static __always_inline int vig_prefix_match(const char *path)
+{
+	for (__u32 i = 0; i < VIG_ABI_MAX_PREFIXES; i++) {
+		int ok = 1;
+
+		if (i >= n_prefixes)
+			break;
+		for (__u32 j = 0; j < VIG_ABI_PREFIX_LEN; j++) {
+			char c = prefixes[i][j];
+
+			if (c == 0)
+				break;
+			if (path[j] != c) {
+				ok = 0;
+				break;
+			}
+		}
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+/* Reads a user path into dst; returns 1 when it should be reported. */
+static __always_inline int vig_read_path(char *dst, __u64 uptr, struct vig_abi_file *f)
+{
+	long n = bpf_probe_read_user_str(dst, VIG_ABI_PATH_LEN, (const void *)uptr);
+
+	if (n <= 0) {
+		dst[0] = 0;
+		return 0;
+	}
+	if (n == VIG_ABI_PATH_LEN)
+		f->hdr.flags |= VIG_ABI_F_PATH_TRUNC;
+	if (dst[0] != '/') {
+		if (!pass_relative)
+			return 0;
+		f->hdr.flags |= VIG_ABI_F_REL_PATH;
+		return 1;
+	}
+	return vig_prefix_match(dst);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vig_file_enter, struct pt_regs *regs, long nr)
+{
+	struct vig_abi_file *f;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0, op = 0;
+	__u64 p1 = 0, p2 = 0;
+	int want;
+
+	if (!VIG_SYS_SUPPORTED || (id >> 32) == agent_tgid)
+		return 0;
+	switch (nr) {
+	case VIG_NR_OPEN: case VIG_NR_CREAT: case VIG_NR_OPENAT: op = VIG_ABI_FILE_OPEN; break;
+	case VIG_NR_UNLINK: case VIG_NR_UNLINKAT: op = VIG_ABI_FILE_UNLINK; break;
+	case VIG_NR_RENAME: case VIG_NR_RENAMEAT: case VIG_NR_RENAMEAT2: op = VIG_ABI_FILE_RENAME; break;
+	case VIG_NR_CHMOD: case VIG_NR_FCHMODAT: case VIG_NR_FCHMODAT2: op = VIG_ABI_FILE_CHMOD; break;
+	case VIG_NR_CHOWN: case VIG_NR_LCHOWN: case VIG_NR_FCHOWNAT: op = VIG_ABI_FILE_CHOWN; break;
+	case VIG_NR_MKDIR: case VIG_NR_MKDIRAT: op = VIG_ABI_FILE_MKDIR; break;
+	default: return 0;
+	}
+	f = bpf_map_lookup_elem(&scratch, &zero);
+	if (!f)
+		return 0;
+	vig_fill_hdr(&f->hdr, VIG_ABI_FILE, sizeof(*f), id >> 32, (__u32)id);
+	f->op = op;
+	f->ret = 0;
+	f->open_flags = 0;
+	f->mode = 0;
+	f->uid = 0;
+	f->gid = 0;
+	f->dirfd = VIG_AT_FDCWD;
+	f->dirfd2 = VIG_AT_FDCWD;
+	f->ino = 0;
+	f->path2[0] = 0;
+	switch (nr) {
+	case VIG_NR_OPEN:
+		p1 = vig_sys_arg(regs, 0);
+		f->open_flags = vig_sys_arg(regs, 1);
+		f->mode = vig_sys_arg(regs, 2);
+		break;
+	case VIG_NR_CREAT:
+		p1 = vig_sys_arg(regs, 0);
+		f->open_flags = VIG_O_CREAT | VIG_O_WRONLY | VIG_O_TRUNC;
+		f->mode = vig_sys_arg(regs, 1);
+		break;
+	case VIG_NR_OPENAT:
+		f->dirfd = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(regs, 1);
+		f->open_flags = vig_sys_arg(regs, 2);
+		f->mode = vig_sys_arg(regs, 3);
+		break;
+	case VIG_NR_UNLINK: case VIG_NR_RENAME: case VIG_NR_CHMOD: case VIG_NR_CHOWN:
+	case VIG_NR_LCHOWN: case VIG_NR_MKDIR:
+		p1 = vig_sys_arg(regs, 0);
+		p2 = nr == VIG_NR_RENAME ? vig_sys_arg(regs, 1) : 0;
+		if (nr == VIG_NR_CHMOD || nr == VIG_NR_MKDIR)
+			f->mode = vig_sys_arg(regs, 1);
+		if (nr == VIG_NR_CHOWN || nr == VIG_NR_LCHOWN) {
+			f->uid = vig_sys_arg(regs, 1);
+			f->gid = vig_sys_arg(regs, 2);
+		}
+		break;
+	case VIG_NR_UNLINKAT:
+		f->dirfd = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(regs, 1);
+		f->open_flags = vig_sys_arg(regs, 2);
+		break;
+	case VIG_NR_RENAMEAT: case VIG_NR_RENAMEAT2:
+		f->dirfd = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(regs, 1);
+		f->dirfd2 = vig_sys_arg(regs, 2);
+		p2 = vig_sys_arg(regs, 3);
+		f->open_flags = nr == VIG_NR_RENAMEAT2 ? vig_sys_arg(regs, 4) : 0;
+		break;
+	case VIG_NR_FCHMODAT: case VIG_NR_FCHMODAT2: case VIG_NR_MKDIRAT:
+		f->dirfd = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(regs, 1);
+		f->mode = vig_sys_arg(regs, 2);
+		break;
+	case VIG_NR_FCHOWNAT:
+		f->dirfd = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(regs, 1);
+		f->uid = vig_sys_arg(regs, 2);
+		f->gid = vig_sys_arg(regs, 3);
+		break;
+	}
+	if (op == VIG_ABI_FILE_OPEN &&
+	    !(f->open_flags & (VIG_O_WRONLY | VIG_O_RDWR | VIG_O_CREAT | VIG_O_TRUNC)))
+		return 0;
+	want = vig_read_path(f->path, p1, f);
+	if (p2)
+		want |= vig_read_path(f->path2, p2, f);
+	if (!want)
+		return 0;
+	bpf_get_current_comm(f->comm, sizeof(f->comm));
+	bpf_map_update_elem(&pending, &id, f, BPF_ANY);
+	return 0;
+}
+
+/* Inode of fd in the current task, with the "created" heuristic into *created. */
+static __always_inline void vig_fd_inode(long fd, __u64 *ino, __u64 *dev, int *created)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *file = NULL;
+	struct inode *inode;
+
+	*ino = 0;
+	*dev = 0;
+	*created = 0;
+	if (fd < 0 || fd > 1048576)
+		return;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return;
+	inode = BPF_CORE_READ(file, f_inode);
+	*ino = BPF_CORE_READ(inode, i_ino);
+	*dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		*created = BPF_CORE_READ(inode, i_atime_sec) == BPF_CORE_READ(inode, i_ctime_sec) &&
+			   BPF_CORE_READ(inode, i_atime_nsec) == BPF_CORE_READ(inode, i_ctime_nsec);
+	} else {
+		*created = BPF_CORE_READ(inode, i_size) == 0;
+	}
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vig_file_exit, struct pt_regs *regs, long ret)
+{
+	struct vig_abi_file *f;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	f = bpf_map_lookup_elem(&pending, &id);
+	if (!f)
+		return 0;
+	if (ret < 0)
+		goto out_delete;
+	f->ret = ret;
+	if (f->op == VIG_ABI_FILE_OPEN) {
+		struct vig_seen_key k = { .tgid = id >> 32 };
+		__u8 one = 1;
+		int created;
+
+		vig_fd_inode(ret, &k.ino, &k.dev, &created);
+		f->ino = k.ino;
+		if (created && (f->open_flags & VIG_O_CREAT))
+			f->hdr.flags |= VIG_ABI_F_CREATED;
+		else if (k.ino && bpf_map_lookup_elem(&seen, &k))
+			goto out_delete; /* this process already opened this inode for writing */
+		if (k.ino)
+			bpf_map_update_elem(&seen, &k, &one, BPF_ANY);
+	}
+	if (bpf_ringbuf_output(&events, f, sizeof(*f), 0))
+		vig_count_drop(VIG_ABI_DROP_FILE);
+out_delete:
+	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}

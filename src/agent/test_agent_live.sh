@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# test_agent_live.sh - live test of vigil-agent (needs root and a kernel that loads the probes).
+#
+# Runs the agent with --stdout and --watch on a fresh directory, then makes real activity: a
+# uniquely named command (argv[0] renamed), a uniquely named copied binary in the watched
+# directory, file create/rename/chmod/delete there, and a TCP connection to a local listener.
+# Asserts each shows up with the right fields (command line, parent chain, sha256 equal to
+# sha256sum's, file paths, connection 5-tuple). Then runs with --no-ebpf and asserts the
+# process event still arrives from the fallback sensor. Prints "agent-live: N passed, M failed".
+#
+# usage: test_agent_live.sh PATH/TO/vigil-agent
+set -u
+AGENT=${1:?usage: test_agent_live.sh PATH/TO/vigil-agent}
+if [ "$(id -u)" != 0 ]; then
+	echo "agent-live: skipped (needs root)"
+	exit 77
+fi
+for tool in jq sha256sum python3; do
+	command -v "$tool" >/dev/null || { echo "agent-live: skipped (needs $tool)"; exit 77; }
+done
+
+PASS=0
+FAIL=0
+WORK=$(mktemp -d /tmp/vigtest.XXXXXX)
+WDIR="$WORK/watched"
+mkdir -p "$WDIR"
+AGENT_PID=
+
+cleanup() {
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	[ -n "${LISTENER_PID:-}" ] && kill "$LISTENER_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${VIG_LIVE_KEEP:-}" ] && trap - EXIT && echo "keeping $WORK"
+
+ok() { PASS=$((PASS + 1)); echo "ok   - $1"; }
+ko() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; }
+
+# check NAME FILE JQ_CONDITION: passes when some event of FILE satisfies the condition.
+check() {
+	local name=$1 file=$2 cond=$3
+	if jq -e -c "select($cond)" "$file" 2>/dev/null | grep -q .; then ok "$name"; else ko "$name"; fi
+}
+
+# first EVENT of FILE matching COND, compact
+first() { jq -c "select($2)" "$1" 2>/dev/null | head -n 1; }
+
+# start_agent OUT ARGS...: starts the agent and waits for its first health event.
+start_agent() {
+	local out=$1
+	shift
+	"$AGENT" --stdout --watch "$WDIR" --health-interval 3600 "$@" >"$out" 2>"$out.log" &
+	AGENT_PID=$!
+	for _ in $(seq 1 100); do
+		grep -q '"vigil.agent.health"' "$out" 2>/dev/null && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "agent did not start:"; cat "$out.log"
+	return 1
+}
+
+stop_agent() {
+	sleep 1
+	kill -INT "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+}
+
+# ---------------------------------------------------------------- eBPF mode
+OUT="$WORK/ebpf.ndjson"
+if start_agent "$OUT"; then
+	ok "agent starts"
+else
+	ko "agent starts"
+	echo "agent-live: $PASS passed, $((FAIL + 1)) failed"
+	exit 1
+fi
+check "health says ebpf mode" "$OUT" '.event.dataset == "vigil.agent.health" and .vigil.agent.mode == "ebpf"'
+
+TAG="vigtest_$RANDOM$RANDOM"
+SLEEP_BIN=$(readlink -f "$(type -P sleep)")
+bash -c "cd '$WDIR' && exec -a $TAG sleep 0.2"
+EXE_COPY="$WDIR/${TAG}_exe"
+cp "$(readlink -f "$(type -P true)")" "$EXE_COPY"
+"$EXE_COPY" --vig-arg "$TAG"
+echo data >"$WDIR/created.txt"
+mv "$WDIR/created.txt" "$WDIR/renamed.txt"
+chmod 600 "$WDIR/renamed.txt"
+rm "$WDIR/renamed.txt"
+
+PORT=$((20000 + RANDOM % 20000))
+python3 -c "
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $PORT)); s.listen(1)
+c, a = s.accept(); c.close()
+" &
+LISTENER_PID=$!
+for _ in $(seq 1 50); do
+	grep -q ":$(printf '%04X' $PORT) 00000000:0000 0A" /proc/net/tcp && break
+	sleep 0.1
+done
+exec 9<>"/dev/tcp/127.0.0.1/$PORT" && exec 9>&-
+wait "$LISTENER_PID" 2>/dev/null
+LISTENER_PID=
+stop_agent
+
+# process: renamed argv[0], exact command line, parent = this shell, hash of the image
+EV=$(first "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\"")
+if [ -n "$EV" ]; then ok "exec event of $TAG"; else ko "exec event of $TAG"; fi
+check "exec command line" "$OUT" ".event.action == \"exec\" and .process.command_line == \"$TAG 0.2\""
+check "exec working directory" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .process.working_directory == \"$WDIR\""
+check "exec executable" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and (.process.executable | endswith(\"sleep\"))"
+SHA=$(sha256sum "$SLEEP_BIN" | cut -d' ' -f1)
+check "exec sha256 = sha256sum" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .process.hash.sha256 == \"$SHA\""
+check "exec parent is the test shell" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .process.parent.pid == $$"
+# entity id of this shell as the agent must compute it: sha256("host|pid|start_ns")[:32],
+# start from /proc/$$/stat in clock ticks (field 22)
+HOST_ID=$(tr -d '[:space:]' </etc/machine-id)
+TICKS=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)
+START_NS=$((TICKS * (1000000000 / $(getconf CLK_TCK))))
+MY_ENT=$(printf '%s|%s|%s' "$HOST_ID" "$$" "$START_NS" | sha256sum | cut -c1-32)
+check "parent entity_id = sha256(host|pid|start)" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .process.parent.entity_id == \"$MY_ENT\""
+check "ancestry starts with the parent" "$OUT" ".event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .process.ancestry[0] == .process.parent.entity_id and (.process.ancestry | length) >= 2"
+check "exit event with code and duration" "$OUT" ".event.action == \"exit\" and .process.args[0]? == \"$TAG\" and .process.exit_code == 0 and .event.duration > 100000000"
+ENT=$(echo "$EV" | jq -r .process.entity_id 2>/dev/null)
+check "fork, exec and exit share entity_id" "$OUT" "select(.event.action == \"exit\" and .process.entity_id == \"$ENT\")"
+
+# copied binary in a writable directory
+SHA2=$(sha256sum "$EXE_COPY" | cut -d' ' -f1)
+check "copied binary exec with sha256" "$OUT" ".event.action == \"exec\" and .process.executable == \"$EXE_COPY\" and .process.hash.sha256 == \"$SHA2\" and .process.args[2] == \"$TAG\""
+check "copied binary flagged writable_dir" "$OUT" ".event.action == \"exec\" and .process.executable == \"$EXE_COPY\" and .vigil.exec.writable_dir == true"
+
+# files
+check "file creation (cp)" "$OUT" ".event.category == \"file\" and .event.type == \"creation\" and .file.path == \"$EXE_COPY\""
+check "file creation (redirect)" "$OUT" ".event.category == \"file\" and .event.type == \"creation\" and .file.path == \"$WDIR/created.txt\""
+check "file rename" "$OUT" ".event.action == \"rename\" and .file.path == \"$WDIR/created.txt\" and .file.target_path == \"$WDIR/renamed.txt\" and .process.name == \"mv\""
+check "file chmod" "$OUT" ".event.action == \"attributes_modified\" and .file.path == \"$WDIR/renamed.txt\" and .file.mode == \"0600\""
+check "file deletion" "$OUT" ".event.type == \"deletion\" and .file.path == \"$WDIR/renamed.txt\" and .process.name == \"rm\""
+if jq -e -c "select(.event.category == \"file\" and (.file.path | startswith(\"$WDIR\") | not) and ((.file.target_path // \"\") | startswith(\"$WDIR\") | not))" "$OUT" | grep -q .; then
+	ko "no file event outside the watched dir"
+else
+	ok "no file event outside the watched dir"
+fi
+
+# network 5-tuple
+check "listening event" "$OUT" ".event.action == \"listening\" and .source.port == $PORT and .source.ip == \"127.0.0.1\""
+CONN=$(first "$OUT" ".event.action == \"connection_attempted\" and .destination.port == $PORT")
+if [ -n "$CONN" ]; then ok "connection_attempted to $PORT"; else ko "connection_attempted to $PORT"; fi
+CPORT=$(echo "$CONN" | jq -r '.source.port' 2>/dev/null)
+check "connect 5-tuple" "$OUT" ".event.action == \"connection_attempted\" and .destination.ip == \"127.0.0.1\" and .source.ip == \"127.0.0.1\" and .network.transport == \"tcp\" and .network.direction == \"egress\" and .source.port == ${CPORT:-0} and .process.pid == $$"
+check "accept 5-tuple and listener attribution" "$OUT" ".event.action == \"connection_accepted\" and .destination.port == $PORT and .source.port == ${CPORT:-0} and .network.direction == \"ingress\" and (.process.name | startswith(\"python\"))"
+check "final health event counts events" "$OUT" ".event.dataset == \"vigil.agent.health\" and .vigil.agent.events > 10 and .vigil.agent.bad_records == 0"
+
+# ---------------------------------------------------------------- misc sensor (eBPF)
+OUT3="$WORK/misc.ndjson"
+start_agent "$OUT3" || ko "agent restarts for the misc checks"
+MTAG="vigmfd_$RANDOM$RANDOM"
+python3 - "$MTAG" "$(type -P true)" "$WORK/unlinked" <<'PY'
+import ctypes, os, shutil, signal, subprocess, sys, time
+tag, true_bin, unlinked = sys.argv[1], sys.argv[2], sys.argv[3]
+# memfd_create, then exec from the memfd (fexecve through /proc/self/fd)
+pid = os.fork()
+if pid == 0:
+    fd = os.memfd_create(tag, 0)
+    os.write(fd, open(true_bin, "rb").read())
+    os.execv("/proc/self/fd/%d" % fd, [tag + "_memfd"])
+os.waitpid(pid, 0)
+# exec of an unlinked file
+shutil.copy(true_bin, unlinked)
+pid = os.fork()
+if pid == 0:
+    fd = os.open(unlinked, os.O_RDONLY)
+    os.unlink(unlinked)
+    os.execv("/proc/self/fd/%d" % fd, [tag + "_deleted"])
+os.waitpid(pid, 0)
+# privilege drop in a child
+pid = os.fork()
+if pid == 0:
+    os.setuid(65534)
+    os._exit(0)
+os.waitpid(pid, 0)
+# ptrace attach to a sleeping child, then detach
+child = subprocess.Popen(["sleep", "5"])
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(16, child.pid, None, None) == 0:
+    os.waitpid(child.pid, 0)
+    libc.ptrace(17, child.pid, None, None)
+child.kill(); child.wait()
+PY
+BPF_OBJ="$(dirname "$AGENT")/gen/net.bpf.o"
+if command -v bpftool >/dev/null && [ -f "$BPF_OBJ" ]; then
+	PIN="/sys/fs/bpf/vigtest_$MTAG"
+	bpftool prog loadall "$BPF_OBJ" "$PIN" >/dev/null 2>&1
+	rm -rf "$PIN"
+fi
+stop_agent
+if command -v bpftool >/dev/null && [ -f "$BPF_OBJ" ]; then
+	check "bpf prog load event" "$OUT3" '.event.action == "bpf_prog_load" and .vigil.bpf.prog_name == "vig_sock_state" and .process.name == "bpftool"'
+fi
+check "memfd_create event" "$OUT3" ".event.action == \"memfd_create\" and .file.name == \"$MTAG\" and .event.outcome == \"success\""
+check "exec from memfd flagged" "$OUT3" ".event.action == \"exec\" and .process.args[0]? == \"${MTAG}_memfd\" and .vigil.exec.memfd == true and (.process.executable | startswith(\"/memfd:$MTAG\"))"
+check "exec of unlinked file flagged" "$OUT3" ".event.action == \"exec\" and .process.args[0]? == \"${MTAG}_deleted\" and .vigil.exec.deleted == true"
+check "setuid event" "$OUT3" ".event.action == \"setuid\" and .vigil.creds.new_uid == 65534 and .vigil.creds.new_euid == 65534 and .user.id == \"0\" and .process.name == \"python3\""
+check "ptrace attach event" "$OUT3" ".event.action == \"ptrace_attach\" and .vigil.ptrace.request == 16 and .process.name == \"python3\""
+
+# ---------------------------------------------------------------- fallback mode
+OUT2="$WORK/fallback.ndjson"
+if start_agent "$OUT2" --no-ebpf; then ok "agent starts with --no-ebpf"; else ko "agent starts with --no-ebpf"; fi
+check "health says fallback mode" "$OUT2" '.event.dataset == "vigil.agent.health" and .vigil.agent.mode == "fallback"'
+TAG2="vigfb_$RANDOM$RANDOM"
+bash -c "exec -a $TAG2 sleep 1"
+echo x >"$WDIR/fb.txt"
+rm "$WDIR/fb.txt"
+stop_agent
+check "fallback exec event" "$OUT2" ".event.action == \"exec\" and .event.provider == \"fallback\" and .process.command_line == \"$TAG2 1\" and .process.parent.pid == $$"
+check "fallback exec sha256" "$OUT2" ".event.action == \"exec\" and .process.args[0]? == \"$TAG2\" and .process.hash.sha256 == \"$SHA\""
+check "fallback exit event" "$OUT2" ".event.action == \"exit\" and .process.args[0]? == \"$TAG2\" and .process.exit_code == 0"
+check "fallback file creation (inotify)" "$OUT2" ".event.type == \"creation\" and .file.path == \"$WDIR/fb.txt\""
+check "fallback file deletion (inotify)" "$OUT2" ".event.type == \"deletion\" and .file.path == \"$WDIR/fb.txt\""
+
+# ---------------------------------------------------------------- --server poster
+SPORT=$((20000 + RANDOM % 20000))
+python3 - "$SPORT" "$WORK/posted" <<'PY' &
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+state = {"n": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        state["n"] += 1
+        if state["n"] == 1:  # the first batch is refused: the agent must retry it
+            self.send_response(503); self.end_headers(); return
+        with open(out, "ab") as f:
+            f.write(("#%s %s %s\n" % (self.path, self.headers.get("Authorization"),
+                                      self.headers.get("Content-Type"))).encode())
+            f.write(body)
+        self.send_response(202); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+SERVER_PID=$!
+sleep 0.5
+"$AGENT" --server "http://127.0.0.1:$SPORT" --token tok-$TAG --watch "$WDIR" >"$WORK/poster.out" 2>"$WORK/poster.log" &
+AGENT_PID=$!
+for _ in $(seq 1 100); do
+	grep -q 'msg="sensors running"' "$WORK/poster.log" 2>/dev/null && break
+	sleep 0.1
+done
+bash -c "exec -a ${TAG}_posted sleep 0.1"
+sleep 1.5
+stop_agent
+kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null
+if grep -q "^#/api/v1/events Bearer tok-$TAG application/x-ndjson" "$WORK/posted" 2>/dev/null; then
+	ok "poster uses POST /api/v1/events with the bearer token"
+else
+	ko "poster uses POST /api/v1/events with the bearer token"
+fi
+grep -v '^#' "$WORK/posted" >"$WORK/posted.ndjson" 2>/dev/null
+check "poster retried the refused first batch (start health event)" "$WORK/posted.ndjson" '.event.dataset == "vigil.agent.health" and .vigil.agent.events == 0'
+check "poster delivered the exec event" "$WORK/posted.ndjson" ".event.action == \"exec\" and .process.args[0]? == \"${TAG}_posted\""
+if [ -s "$WORK/poster.out" ]; then ko "poster writes nothing to stdout"; else ok "poster writes nothing to stdout"; fi
+
+# sanitizer builds: any report in the agents' stderr is a failure
+if grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$WORK"/*.log >/dev/null 2>&1; then
+	ko "no sanitizer reports"
+	grep -h -A5 "AddressSanitizer\|LeakSanitizer\|runtime error:" "$WORK"/*.log | head -40
+else
+	ok "no sanitizer reports"
+fi
+
+echo "agent-live: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
