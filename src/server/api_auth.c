@@ -220,6 +220,8 @@ void vig_api_tenants_create(struct vig_req *r)
 	id = jstr(body, "id");
 	mode_s = jstr(body, "mode");
 	days = (int)json_integer_value(json_object_get(body, "retention_days"));
+	if (days == 0)
+		days = (int)r->srv->cfg.retention_default_days;
 	if (!id || (mode_s && !vig_tenant_mode_parse(mode_s, &mode))) {
 		json_decref(body);
 		vig_reply_err(r, VIG_EINVAL, "id is required; mode is full or semi");

@@ -34,7 +34,8 @@ struct vig_config {
 	int64_t request_timeout_s;         /* idle/read/write timeout of a connection */
 	int64_t queue_batches;             /* ingest queue capacity, in request batches */
 	int64_t batch_max_events;          /* most events in one ingest request */
-	int64_t retention_default_days;    /* event retention for tenants without their own */
+	int64_t retention_default_days;    /* retention of tenants created without their own */
+	int64_t retention_interval_s;      /* seconds between retention runs */
 	char setup_token[128];             /* "" = random, written to DATA/setup-token */
 	int64_t session_ttl_s;             /* console session lifetime (sliding) */
 	bool metrics_enabled;              /* serve GET /metrics */

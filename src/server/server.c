@@ -646,6 +646,9 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 		vig_errf(errbuf, VIG_ENOMEM, "cannot create the stream hub");
 		goto out_free;
 	}
+	srv->retention = vig_retention_start(srv, errbuf);
+	if (!srv->retention)
+		goto out_free;
 	return srv;
 out_free:
 	vig_server_free(srv);
@@ -723,6 +726,7 @@ void vig_server_free(struct vig_server *srv)
 {
 	if (!srv)
 		return;
+	vig_retention_stop(srv->retention);
 	if (srv->ingest) {
 		vig_ingest_drain(srv->ingest);
 		vig_ingest_free(srv->ingest);

@@ -82,6 +82,7 @@ struct vig_server {
 	struct vig_evstore *store;        /* event store */
 	struct vig_ingest *ingest;        /* bounded queue + writer thread */
 	struct vig_sse *sse;              /* stream subscribers */
+	struct vig_retention *retention;  /* retention job thread */
 	struct vig_metrics metrics;       /* counters */
 	struct event *sig_term, *sig_int; /* shutdown signals */
 	char setup_token[128];            /* the token POST /setup expects */
@@ -182,6 +183,14 @@ struct vig_sse *vig_sse_new(struct vig_server *srv);
 /* Ends every stream. */
 void vig_sse_close_all(struct vig_sse *s);
 void vig_sse_free(struct vig_sse *s);
+
+/* Retention job (retention.c): a thread running vig_retention_run_once() every
+ * retention.interval_s; stop joins it. */
+struct vig_retention *vig_retention_start(struct vig_server *srv, char *errbuf);
+void vig_retention_stop(struct vig_retention *rt);
+/* Drops partitions older than the longest tenant retention, then deletes older rows of tenants
+ * with a shorter one. */
+enum vig_err vig_retention_run_once(struct vig_server *srv, int64_t now_ns, char *errbuf);
 size_t vig_sse_subscribers(struct vig_sse *s);
 
 #endif

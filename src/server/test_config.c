@@ -29,7 +29,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.data_dir, "./data");
 	assert_int_equal(c.max_body_bytes, 16 << 20);
 	assert_int_equal(c.max_event_bytes, 1 << 20);
-	assert_int_equal(c.retention_default_days, 30);
+	assert_int_equal(c.retention_default_days, 90);
+	assert_int_equal(c.retention_interval_s, 3600);
 	assert_true(c.metrics_enabled);
 	assert_int_equal(vig_config_validate(&c, errbuf), VIG_OK);
 	o = vig_config_options(&n);
