@@ -2,7 +2,8 @@
  * fuzz_event_json.c - libFuzzer target: the event JSON decoder and encoder.
  *
  * Whatever the bytes, decoding must return an error or an event, and an event must encode to
- * JSON that decodes again (the encoder never emits invalid JSON or duplicate keys).
+ * JSON that decodes again (the encoder never emits invalid JSON or duplicate keys) and that an
+ * independent parser (jansson, rejecting duplicate keys) accepts too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vig_event_init(&ev2, &arena);
 			if (vig_event_from_json(&ev2, out.data, out.len, NULL, err) != VIG_OK)
 				abort();
+			json_error_t jerr;
+			json_t *j = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+			if (!j)
+				abort();
+			json_decref(j);
 		}
 		vig_buf_release(&out);
 	}

@@ -68,6 +68,9 @@ static void test_time_roundtrip(void **state)
 	assert_false(vig_time_parse("2026-13-01T00:00:00Z", 20, &ns));
 	assert_false(vig_time_parse("yesterday", 9, &ns));
 	assert_false(vig_time_parse("2026-11-23T19:05:00Zjunk", 24, &ns));
+	assert_false(vig_time_parse("9999-01-01T00:00:00Z", 20, &ns));      /* past int64 ns */
+	assert_false(vig_time_parse("99999999999999999", 17, &ns));         /* epoch overflow */
+	assert_true(vig_time_parse("2261-12-31T23:59:59Z", 20, &ns));
 	vig_time_format(-1, out);
 	assert_string_equal(out, "1969-12-31T23:59:59.999999999Z");
 	assert_int_equal(vig_time_day(-1), -1);

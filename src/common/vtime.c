@@ -93,7 +93,7 @@ static bool parse_epoch(const char *s, size_t n, int64_t *ns)
 	int64_t sec = 0;
 
 	while (i < n && s[i] >= '0' && s[i] <= '9') {
-		if (sec > 100000000000LL)
+		if (sec > INT64_MAX / VIG_NS_PER_SEC - 1)
 			return false;
 		sec = sec * 10 + (s[i] - '0');
 		i++;
@@ -118,7 +118,8 @@ bool vig_time_parse(const char *s, size_t n, int64_t *ns)
 	if (!digits(s, n, 0, 4, &y) || !digits(s, n, 5, 2, &mo) || s[7] != '-' ||
 	    !digits(s, n, 8, 2, &d))
 		return false;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31)
+	/* int64 nanoseconds span the years 1678 to 2262. */
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1678 || y > 2261)
 		return false;
 	i = 10;
 	if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {

@@ -19,7 +19,8 @@ int64_t vig_time_now(void);
 int64_t vig_time_mono(void);
 /* Parses RFC 3339 / ISO 8601 ("2026-11-23T19:05:00Z", fractional seconds up to ns, "+01:00"
  * offsets, a space instead of T, a missing zone meaning UTC) or a number of epoch seconds
- * (with optional fraction). Returns false on anything else. */
+ * (with optional fraction). Returns false on anything else, and on dates outside the years
+ * 1678-2261 that int64 nanoseconds can hold. */
 bool vig_time_parse(const char *s, size_t n, int64_t *ns);
 /* Formats ns as RFC 3339 UTC with millisecond precision when the value has no finer part,
  * else nanoseconds; out must hold VIG_TIME_STRLEN bytes. Returns the length written. */

@@ -146,9 +146,11 @@ int vig_field_lookup(const char *name, size_t len)
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		const char *n = field_info[reg0.by_name[mid]].name;
-		int c = strncmp(n, name, len);
-		if (c == 0 && n[len] != '\0')
-			c = 1;
+		size_t nl = strlen(n);
+		/* memcmp, not strncmp: name may hold a NUL and is not NUL-terminated. */
+		int c = memcmp(n, name, VIG_MIN(nl, len));
+		if (c == 0)
+			c = nl < len ? -1 : nl > len ? 1 : 0;
 		if (c == 0)
 			return reg0.by_name[mid];
 		if (c < 0)

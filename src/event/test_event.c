@@ -48,6 +48,8 @@ static void test_registry(void **state)
 	assert_int_equal(vig_field_lookup("@timestamp", 10), VIG_F_TIMESTAMP);
 	assert_int_equal(vig_field_lookup("process.nam", 11), -1);
 	assert_int_equal(vig_field_lookup("process.name.x", 14), -1);
+	assert_int_equal(vig_field_lookup("process.name\0xyz", 16), -1); /* NUL inside */
+	assert_int_equal(vig_field_lookup("process.nam\0", 12), -1);
 	assert_true(vig_field_is_object("process.parent", 14));
 	assert_false(vig_field_is_object("process.name", 12));
 	/* Every name is unique and looks itself up. */
@@ -150,7 +152,20 @@ static void test_json_errors(void **state)
 		{"{\"source\":{\"ip\":\"300.1.1.1\"}}", VIG_EINVAL, "field source.ip"},
 		{"{\"process\":5}", VIG_EINVAL, "field process: expected an object"},
 		{"{\"a\":{\"b\":{\"c\":{\"d\":1}}}}", VIG_ETOOBIG, "nesting deeper"},
-		{"{\"a\":1,\"a\":2}", VIG_EPARSE, "invalid JSON"},
+		{"{\"a\":1,\"a\":2}", VIG_EPARSE, "field a: duplicate key"},
+		{"{\"process\":{\"pid\":1},\"process.pid\":2}", VIG_EPARSE, "field process.pid: duplicate key"},
+		{"{\"a\":1} x", VIG_EPARSE, "end of input expected"},
+		{"{\"a\":1,}", VIG_EPARSE, "expected a key"},
+		{"{\"a\":01}", VIG_EPARSE, "invalid JSON"},
+		{"{\"a\":\"\\ud800\"}", VIG_EPARSE, "unpaired surrogate"},
+		{"{\"a\":\"\\x\"}", VIG_EPARSE, "bad escape"},
+		{"{\"a\":\"\x01\"}", VIG_EPARSE, "control character"},
+		{"{\"a\":\"\xc3\x28\"}", VIG_EPARSE, "invalid UTF-8"},
+		{"{\"a\":tru}", VIG_EPARSE, "unexpected character"},
+		{"{\"process\":{\"args\":[[1]]}}", VIG_EINVAL, "list items must be scalars"},
+		{"{\"process\":{\"name\":[\"x\"]}}", VIG_EINVAL, "field process.name: expected a scalar"},
+		{"{\"\":1}", VIG_EINVAL, "empty key"},
+		{"", VIG_EPARSE, "empty input"},
 		{"{\"@timestamp\":true}", VIG_EINVAL, "field @timestamp"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -166,6 +181,26 @@ static void test_json_errors(void **state)
 	big[0] = '{';
 	big[99] = '}';
 	assert_int_equal(vig_event_from_json(&fx->ev, big, sizeof(big), &lim, err), VIG_ETOOBIG);
+}
+
+/* Escapes, numbers and whitespace decode to what they mean; a field set before decoding is
+ * replaced, not reported as a duplicate. */
+static void test_json_details(void **state)
+{
+	struct fx *fx = *state;
+	const char *in = " {\"message\" : \"tab\\there \\u00e9 \\ud83d\\ude00 \\/\", "
+			 "\"n\":-12.5e1, \"big\": 123456789012345678901, \"z\": -0,"
+			 "\"arr\" : [ 1 , { \"k\" : \"v w\" } ], \"source\":{\"port\":22.0}} \n";
+	char err[VIG_ERRBUF_SIZE] = "";
+
+	vig_event_set_cstr(&fx->ev, VIG_F_MESSAGE, "raw line");
+	assert_int_equal(vig_event_from_json(&fx->ev, in, strlen(in), NULL, err), VIG_OK);
+	assert_string_equal(fx->ev.f[VIG_F_MESSAGE].u.s, "tab\there \xc3\xa9 \xf0\x9f\x98\x80 /");
+	assert_true(vig_event_ext_get(&fx->ev, "n", 1)->u.d == -125.0);
+	assert_int_equal(vig_event_ext_get(&fx->ev, "big", 3)->type, VIG_T_FLOAT);
+	assert_int_equal(vig_event_ext_get(&fx->ev, "z", 1)->u.i, 0);
+	assert_string_equal(vig_event_ext_get(&fx->ev, "arr", 3)->u.s, "[1,{\"k\":\"v w\"}]");
+	assert_int_equal(fx->ev.f[VIG_F_SOURCE_PORT].u.i, 22);
 }
 
 static void test_entity_id(void **state)
@@ -211,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test_setup_teardown(test_json_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_details, setup, teardown),
 		cmocka_unit_test(test_entity_id),
 		cmocka_unit_test(test_sigma_map),
 	};
