@@ -181,6 +181,10 @@ void vig_api_me(struct vig_req *r)
 	json_t *me = principal_json(&r->who);
 
 	json_object_set_new(me, "auth", json_string(r->session ? "session" : "token"));
+	/* A console tab opened on a live session learns its CSRF token here; only same-origin
+	 * script can read this reply. */
+	if (r->session)
+		json_object_set_new(me, "csrf_token", json_string(r->csrf));
 	vig_reply_jansson(r, 200, me);
 }
 

@@ -1,7 +1,7 @@
 /*
  * api_events.c - the read side of the API: event search and aggregations over the event
- * store, the field registry, and the alert / incident / rule lists kept in the control DB
- * (plus adding a rule).
+ * store, the field registry, and the incident list kept in the control DB. Alerts and rules
+ * are served by api_alerts.c.
  *
  * Tenancy: every handler builds its struct vig_scope (or SQL tenant filter) from
  * vig_principal_scope(): a provider principal sees every tenant or the one named by
@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <sqlite3.h>
-#include <yaml.h>
 
 #include "common/vtime.h"
 #include "event/event_json.h"
@@ -368,150 +367,8 @@ static void list_table(struct vig_req *r, const char *table, const char *key, co
 	vig_reply_jansson(r, 200, json_pack("{s:o}", key, arr));
 }
 
-void vig_api_alerts(struct vig_req *r)
-{
-	list_table(r, "alerts", "alerts", "last_seen");
-}
-
 void vig_api_incidents(struct vig_req *r)
 {
 	list_table(r, "incidents", "incidents", "updated");
 }
 
-void vig_api_rules_list(struct vig_req *r)
-{
-	list_table(r, "rules", "rules", "updated");
-}
-
-/* Checks that yaml is one well-formed YAML mapping and copies its top-level scalar "title"
- * and "id" (if any). A full Sigma validation comes with the detection engine. */
-static enum vig_err rule_check(const char *yaml, size_t n, char *title, size_t title_cap, char *id,
-			       size_t id_cap, char *errbuf)
-{
-	enum vig_err err = VIG_OK;
-	yaml_parser_t p;
-	yaml_event_t e;
-	int depth = 0, docs = 0;
-	bool done = false, key_next = true;
-	char last_key[32] = "";
-
-	title[0] = id[0] = '\0';
-	if (!yaml_parser_initialize(&p))
-		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, n);
-	while (!done && err == VIG_OK) {
-		if (!yaml_parser_parse(&p, &e)) {
-			err = vig_errf(errbuf, VIG_EPARSE, "rule yaml line %zu: %s",
-				       p.problem_mark.line + 1, p.problem ? p.problem : "malformed");
-			break;
-		}
-		switch (e.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			docs++;
-			break;
-		case YAML_MAPPING_START_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-			if (depth == 0 && e.type != YAML_MAPPING_START_EVENT)
-				err = vig_errf(errbuf, VIG_EINVAL, "rule: the document must be a mapping");
-			if (depth == 1)
-				key_next = true;
-			depth++;
-			break;
-		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT:
-			depth--;
-			break;
-		case YAML_SCALAR_EVENT:
-			if (depth == 0) {
-				err = vig_errf(errbuf, VIG_EINVAL, "rule: the document must be a mapping");
-			} else if (depth == 1 && key_next) {
-				snprintf(last_key, sizeof(last_key), "%s", (const char *)e.data.scalar.value);
-				key_next = false;
-			} else if (depth == 1) {
-				if (strcmp(last_key, "title") == 0)
-					snprintf(title, title_cap, "%s", (const char *)e.data.scalar.value);
-				else if (strcmp(last_key, "id") == 0)
-					snprintf(id, id_cap, "%s", (const char *)e.data.scalar.value);
-				key_next = true;
-			}
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&e);
-	}
-	yaml_parser_delete(&p);
-	if (err == VIG_OK && docs != 1)
-		err = vig_errf(errbuf, VIG_EINVAL, "rule: expected exactly one yaml document");
-	if (err == VIG_OK && !title[0])
-		err = vig_errf(errbuf, VIG_EINVAL, "rule: a top-level title is required");
-	return err;
-}
-
-void vig_api_rules_add(struct vig_req *r)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "", title[256], id[128], hex[33];
-	struct search_args a;
-	sqlite3_stmt *st = NULL;
-	int64_t now = vig_time_now();
-	enum vig_err err;
-	uint8_t raw[16];
-	char *yaml;
-	size_t n = 0;
-	sqlite3 *h;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	if (!scope_of(r, &a))
-		return;
-	if (!a.tenant)
-		a.tenant = r->who.tenant;
-	yaml = vig_req_body_copy(r, &n);
-	if (!yaml) {
-		vig_reply_err(r, VIG_ENOMEM, "out of memory");
-		return;
-	}
-	err = n > RULE_YAML_MAX ? vig_errf(errbuf, VIG_ETOOBIG, "rule larger than 256 KiB")
-				: rule_check(yaml, n, title, sizeof(title), id, sizeof(id), errbuf);
-	if (err != VIG_OK) {
-		free(yaml);
-		vig_reply_err(r, err, errbuf);
-		return;
-	}
-	if (!id[0]) {
-		vig_random(raw, sizeof(raw));
-		vig_hex(raw, sizeof(raw), hex);
-		snprintf(id, sizeof(id), "%s", hex);
-	}
-	h = vig_db_lock(r->srv->db);
-	rc = sqlite3_prepare_v2(h,
-				"INSERT INTO rules (id, tenant_id, name, yaml, enabled, created, updated) "
-				"VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, a.tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, title, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, yaml, (int)n, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, now);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	vig_db_unlock(r->srv->db);
-	free(yaml);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		vig_reply_err(r, VIG_EEXIST, "a rule with this id exists in the tenant (or no such tenant)");
-		return;
-	}
-	if (rc != SQLITE_DONE) {
-		vig_reply_err(r, VIG_EIO, "cannot store the rule");
-		return;
-	}
-	vig_audit_append(r->srv->db, &r->who, a.tenant, "rule.create", "rule", id, NULL, NULL, NULL,
-			 NULL, errbuf);
-	vig_reply_jansson(r, 201, json_pack("{s:s,s:s,s:s,s:b}", "id", id, "tenant", a.tenant, "name",
-					    title, "enabled", 1));
-}

@@ -65,6 +65,8 @@ static const struct vig_cfg_opt options[] = {
 	    "Token required by POST /api/v1/setup; empty means a random one, printed once at first start and written to DATA/setup-token (mode 0600)."),
 	OPT("auth.session_ttl_s", VIG_CFG_INT, "43200", session_ttl_s, 60, 31 * 86400,
 	    "Lifetime of a console session in seconds, renewed on use."),
+	OPT("console.dir", VIG_CFG_STR, "", console_dir, 0, 0,
+	    "Directory of the built web console (console/dist), served at every path outside /api/ and /metrics; empty means no console."),
 	OPT("metrics.enabled", VIG_CFG_BOOL, "true", metrics_enabled, 0, 1,
 	    "Serve Prometheus metrics at GET /metrics (no authentication: bind to loopback or firewall it)."),
 	OPT("sse.heartbeat_s", VIG_CFG_INT, "15", sse_heartbeat_s, 1, 3600,
@@ -73,6 +75,11 @@ static const struct vig_cfg_opt options[] = {
 	    "Most concurrent GET /api/v1/stream clients; further ones get 503."),
 	OPT("sse.buffer_bytes", VIG_CFG_SIZE, "1MiB", sse_buffer_bytes, 4 * KIB, 256 * MIB,
 	    "Unsent bytes allowed per stream subscriber; a slower subscriber is disconnected and counted."),
+	/* detection and alerts (src/alert, api_alerts.c) */
+	OPT("detect.rules_dir", VIG_CFG_STR, "", rules_dir, 0, 0,
+	    "Directory of Sigma rules (`*.yml` and `*.yaml` files, read recursively at start and on every rule change) applied to every tenant in addition to the rules managed through the API; empty means none."),
+	OPT("alerts.dedupe_window_s", VIG_CFG_INT, "3600", dedupe_window_s, 1, 30 * 86400,
+	    "Seconds from an alert's first match during which further matches of the same rule, tenant and entity (host.name, else user.name, else source.ip) raise its count instead of opening a new alert."),
 };
 
 const struct vig_cfg_opt *vig_config_options(size_t *n)

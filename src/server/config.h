@@ -38,10 +38,13 @@ struct vig_config {
 	int64_t retention_interval_s;      /* seconds between retention runs */
 	char setup_token[128];             /* "" = random, written to DATA/setup-token */
 	int64_t session_ttl_s;             /* console session lifetime (sliding) */
+	char console_dir[VIG_CFG_PATH_MAX]; /* built console (console/dist); "" = none */
 	bool metrics_enabled;              /* serve GET /metrics */
 	int64_t sse_heartbeat_s;           /* comment line interval on /api/v1/stream */
 	int64_t sse_max_subscribers;       /* concurrent /api/v1/stream clients */
 	int64_t sse_buffer_bytes;          /* unsent bytes per subscriber before it is dropped */
+	char rules_dir[VIG_CFG_PATH_MAX];  /* Sigma rules applied to every tenant; "" = none */
+	int64_t dedupe_window_s;           /* alert dedupe window from first_seen */
 };
 
 enum vig_cfg_type {

@@ -9,7 +9,8 @@
  *                 their line number and error, counted by reason; good ones are kept), forces
  *                 tenant.id (provider principals may name another existing tenant), calls
  *                 vig_evstore_append once for the batch (atomic with its batch key), builds
- *                 the reply, puts the batch on the done list and activates done_ev.
+ *                 the reply, runs the detection stage on a new durable batch (api_alerts.c;
+ *                 the reply waits for it), puts the batch on the done list and activates done_ev.
  *   loop thread   on_done sends the replies. evhttp is never called from the writer thread.
  *
  * States of a batch: queued → writing → done → replied. `pending` counts batches in any state
@@ -54,6 +55,7 @@ struct vig_ingest {
 	bool running;                /* thread started and not joined */
 	pthread_t thread;
 	struct event *done_ev;       /* activated by the writer, runs on_done in the loop */
+	struct vig_detect_worker *detect; /* writer thread only: detection scratch (api_alerts.c) */
 };
 
 /* ---- writer side ---- */
@@ -215,6 +217,9 @@ static void write_batch(struct vig_ingest *in, struct ingest_batch *b)
 		err = vig_evstore_append(in->srv->store, ptrs, good, b->key[0] ? b->key : NULL, &dup,
 					 errbuf);
 		vig_metrics_store_latency(&in->srv->metrics, vig_time_mono() - t0);
+		/* detection stage: only events that are durable and new (not a resent batch) */
+		if (err == VIG_OK && !dup)
+			vig_detect_batch(in->srv, in->detect, ptrs, good);
 	}
 out_reply:
 	if (err != VIG_OK) {
@@ -247,6 +252,7 @@ static void *writer_main(void *arg)
 	struct vig_ingest *in = arg;
 	struct ingest_batch *b;
 
+	in->detect = vig_detect_worker_new(); /* NULL: detection off, counted per batch */
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
 		while (!in->head && !in->stop)
@@ -276,6 +282,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&in->mu);
 		event_active(in->done_ev, EV_READ, 0);
 	}
+	vig_detect_worker_free(in->detect);
+	in->detect = NULL;
 	return NULL;
 }
 

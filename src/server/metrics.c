@@ -129,6 +129,7 @@ void vig_api_metrics(struct vig_req *r)
 		       vig_sse_subscribers(srv->sse), LOAD(m->sse_dropped), LOAD(m->sse_published),
 		       (long long)srv->connections,
 		       (long long)((vig_time_mono() - srv->started_mono) / VIG_NS_PER_SEC));
+	vig_alerts_metrics(srv, &b); /* detection and alerts (api_alerts.c) */
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);
 		vig_reply_err(r, VIG_EINTERNAL, "metrics too large");

@@ -35,6 +35,7 @@
 
 #include "common/log.h"
 #include "common/vtime.h"
+#include "static.h"
 #include "tls.h"
 
 #define PERM_PUBLIC (-1) /* no authentication */
@@ -64,10 +65,15 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/events/top", vig_api_events_top, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/events/histogram", vig_api_events_histogram, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/fields", vig_api_fields, PERM_ANY},
-	{EVHTTP_REQ_GET, "/api/v1/alerts", vig_api_alerts, VIG_PERM_ALERTS_READ},
+	/* alerts and rules: api_alerts.c */
+	{EVHTTP_REQ_GET, "/api/v1/alerts", vig_api_alerts_list, VIG_PERM_ALERTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/alerts/{id}", vig_api_alert_get, VIG_PERM_ALERTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/alerts/{id}", vig_api_alert_patch, VIG_PERM_ALERTS_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/incidents", vig_api_incidents, VIG_PERM_INCIDENTS_READ},
-	{EVHTTP_REQ_GET, "/api/v1/rules", vig_api_rules_list, VIG_PERM_RULES_READ},
-	{EVHTTP_REQ_POST, "/api/v1/rules", vig_api_rules_add, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/rules", vig_api_rules_get, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/rules", vig_api_rules_post, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_PATCH, "/api/v1/rules/{id}", vig_api_rule_patch, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/rules/{id}", vig_api_rule_delete, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/stream", vig_api_stream, VIG_PERM_ALERTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/tenants", vig_api_tenants_list, VIG_PERM_TENANTS_READ},
 	{EVHTTP_REQ_POST, "/api/v1/tenants", vig_api_tenants_create, VIG_PERM_TENANTS_WRITE},
@@ -333,7 +339,6 @@ static bool authenticate(struct vig_req *r)
 	struct evkeyvalq *h = evhttp_request_get_input_headers(r->req);
 	const char *authz = evhttp_find_header(h, "Authorization");
 	const char *cookie = evhttp_find_header(h, "Cookie");
-	char csrf[VIG_SESSION_STRLEN];
 	const char *given;
 
 	if (authz) {
@@ -349,7 +354,7 @@ static bool authenticate(struct vig_req *r)
 		vig_reply_err(r, VIG_EAUTH, "authentication required");
 		return false;
 	}
-	if (vig_auth_session(r->srv->db, r->session_id, vig_time_now(), &r->who, csrf) != VIG_OK) {
+	if (vig_auth_session(r->srv->db, r->session_id, vig_time_now(), &r->who, r->csrf) != VIG_OK) {
 		vig_reply_err(r, VIG_EAUTH, "session expired or invalid");
 		return false;
 	}
@@ -357,7 +362,7 @@ static bool authenticate(struct vig_req *r)
 	r->session = true;
 	if (is_state_changing(r->method)) {
 		given = evhttp_find_header(h, "X-CSRF-Token");
-		if (!vig_auth_csrf_ok(csrf, given)) {
+		if (!vig_auth_csrf_ok(r->csrf, given)) {
 			vig_reply_err(r, VIG_EPERM, "missing or wrong X-CSRF-Token");
 			return false;
 		}
@@ -436,10 +441,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 		}
 	}
 	if (!route) {
-		if (path_known)
+		if (path_known) {
 			vig_reply_err_status(r, 405, VIG_EINVAL, "method not allowed");
-		else
+		} else if (!r->api && strcmp(r->path, "/metrics") != 0 && srv->cfg.console_dir[0]) {
+			/* The console: static files with an index.html fallback for its routes. */
+			vig_req_log(r, vig_static_serve(req, srv->cfg.console_dir), 0);
+			vig_req_free(r);
+		} else {
 			vig_reply_err(r, VIG_ENOTFOUND, "no such endpoint");
+		}
 		return;
 	}
 	if (srv->stopping && route->fn != vig_api_health) {
@@ -629,6 +639,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 		err = open_stores(srv, errbuf);
 	if (err == VIG_OK)
 		err = load_setup_token(srv, errbuf);
+	if (err == VIG_OK)
+		err = vig_alerts_start(srv, errbuf); /* rules: before the ingest writer starts */
 	if (err != VIG_OK)
 		goto out_free;
 	srv->base = event_base_new();
@@ -735,6 +747,7 @@ void vig_server_free(struct vig_server *srv)
 		vig_sse_close_all(srv->sse);
 		vig_sse_free(srv->sse);
 	}
+	vig_alerts_stop(srv); /* after the ingest writer, which held engine references */
 	if (srv->sig_term)
 		event_free(srv->sig_term);
 	if (srv->sig_int)

@@ -1,13 +1,14 @@
 /*
  * server_int.h - what the parts of vigild share inside the server library: the server state,
  * the per-request context, reply helpers, and the entry points of the handler files
- * (api_auth.c, api_events.c, ingest.c, sse.c, metrics.c). Not a public contract: the public
- * one is server.h.
+ * (api_auth.c, api_events.c, api_alerts.c, ingest.c, sse.c, metrics.c). Not a public
+ * contract: the public one is server.h.
  *
  * Threads: everything here runs on the event-loop thread, except the ingest writer thread
- * (ingest.c), which touches only its queue, the store, the control DB and the atomic metrics,
- * and hands finished batches back to the loop through an event made active (never calling
- * evhttp itself).
+ * (ingest.c), which touches only its queue, the store, the control DB, the rule set, the
+ * stream's publish queue and the atomic metrics, and hands finished batches back to the loop
+ * through an event made active (never calling evhttp itself); and the rules thread
+ * (src/alert/rules.c), which reads the control DB and swaps the detection engine.
  */
 #ifndef VIG_SERVER_INT_H
 #define VIG_SERVER_INT_H
@@ -61,6 +62,13 @@ struct vig_metrics {
 	atomic_uint_fast64_t sse_dropped;                        /* slow subscribers dropped */
 	atomic_uint_fast64_t sse_published;                      /* alerts published */
 	atomic_uint_fast64_t auth_failures;                      /* 401 replies */
+	/* detection (api_alerts.c) */
+	atomic_uint_fast64_t detect_events;                      /* events run through the rules */
+	atomic_uint_fast64_t detect_matches;                     /* rule matches applying to the event's tenant */
+	atomic_uint_fast64_t detect_ns;                          /* time spent matching and recording */
+	atomic_uint_fast64_t detect_errors;                      /* matches that could not be recorded */
+	atomic_uint_fast64_t alerts_created;                     /* new alerts */
+	atomic_uint_fast64_t alerts_deduplicated;                /* matches folded into an open alert */
 };
 
 /* Records one append duration. */
@@ -71,6 +79,7 @@ const char *vig_reject_reason_name(enum vig_reject_reason r);
 
 struct vig_ingest;
 struct vig_sse;
+struct vig_alert_rules;
 
 struct vig_server {
 	struct vig_config cfg;            /* effective configuration (read-only after start) */
@@ -83,6 +92,7 @@ struct vig_server {
 	struct vig_ingest *ingest;        /* bounded queue + writer thread */
 	struct vig_sse *sse;              /* stream subscribers */
 	struct vig_retention *retention;  /* retention job thread */
+	struct vig_alert_rules *rules;    /* live Sigma rule set (api_alerts.c) */
 	struct vig_metrics metrics;       /* counters */
 	struct event *sig_term, *sig_int; /* shutdown signals */
 	char setup_token[128];            /* the token POST /setup expects */
@@ -106,6 +116,7 @@ struct vig_req {
 	bool authed;                  /* who is valid */
 	bool session;                 /* authenticated by cookie (not bearer) */
 	char session_id[VIG_SESSION_STRLEN]; /* cookie value when session */
+	char csrf[VIG_SESSION_STRLEN];  /* the session's CSRF token when session */
 	char remote[64];              /* client address */
 	int64_t start_mono;           /* for the access log */
 	bool api;                     /* path under /api: Cache-Control no-store */
@@ -162,10 +173,16 @@ void vig_api_events_count(struct vig_req *r);
 void vig_api_events_top(struct vig_req *r);
 void vig_api_events_histogram(struct vig_req *r);
 void vig_api_fields(struct vig_req *r);
-void vig_api_alerts(struct vig_req *r);
 void vig_api_incidents(struct vig_req *r);
-void vig_api_rules_list(struct vig_req *r);
-void vig_api_rules_add(struct vig_req *r);
+
+/* alerts and rules (api_alerts.c) */
+void vig_api_alerts_list(struct vig_req *r);
+void vig_api_alert_get(struct vig_req *r);
+void vig_api_alert_patch(struct vig_req *r);
+void vig_api_rules_get(struct vig_req *r);
+void vig_api_rules_post(struct vig_req *r);
+void vig_api_rule_patch(struct vig_req *r);
+void vig_api_rule_delete(struct vig_req *r);
 
 void vig_api_events_ingest(struct vig_req *r); /* ingest.c */
 void vig_api_stream(struct vig_req *r);        /* sse.c */
@@ -177,6 +194,22 @@ struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf);
 void vig_ingest_drain(struct vig_ingest *in);
 void vig_ingest_free(struct vig_ingest *in);
 size_t vig_ingest_depth(struct vig_ingest *in);
+
+/* ---- detection stage (api_alerts.c) ---- */
+struct vig_detect_worker;
+/* Loads the rules (control DB + detect.rules_dir) into srv->rules. */
+enum vig_err vig_alerts_start(struct vig_server *srv, char *errbuf);
+/* Stops the rules thread and frees the rule set (after the ingest writer is gone). */
+void vig_alerts_stop(struct vig_server *srv);
+/* Per-thread detection state of the ingest writer; free on the same thread. */
+struct vig_detect_worker *vig_detect_worker_new(void);
+void vig_detect_worker_free(struct vig_detect_worker *w);
+/* Runs the n durable events through the rules, records alerts (one transaction) and publishes
+ * new ones. Failures are logged and counted: the events are already stored. */
+void vig_detect_batch(struct vig_server *srv, struct vig_detect_worker *w,
+		      struct vig_event *const *evs, size_t n);
+/* Appends the detection and rule metrics to a /metrics reply. */
+void vig_alerts_metrics(struct vig_server *srv, struct vig_buf *b);
 
 /* ---- stream (sse.c) ---- */
 struct vig_sse *vig_sse_new(struct vig_server *srv);

@@ -180,7 +180,7 @@ void vig_api_stream(struct vig_req *r)
 	hub->subs = s;
 	hub->n++;
 	evhttp_connection_set_closecb(s->evcon, on_close, s);
-	send_sub(s, "retry: 5000\n: connected\n\n", 26);
+	send_sub(s, "retry: 5000\n: connected\n\n", 25); /* no NUL on the wire */
 }
 
 enum vig_err vig_server_publish_alert(struct vig_server *srv, const char *tenant,

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,7 +217,9 @@ static void security_headers(struct evkeyvalq *h)
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
 }
 
-/* A small error reply: JSON for API-looking paths (like vigild's), plain text otherwise. */
+/* A small error reply: JSON for API-looking paths (like vigild's), plain text otherwise. msg is
+ * one of this file's constant messages or an errbuf from vig_static_resolve(); JSON replies only
+ * ever carry constants, so nothing needs escaping. */
 static int reply_error(struct evhttp_request *req, int status, const char *reason, const char *msg,
 		       bool json)
 {
@@ -283,7 +286,7 @@ static int send_file(struct evhttp_request *req, const char *path, const char *c
 	struct stat st;
 	struct tm tm;
 	off_t done = 0;
-	int fd, status = 200;
+	int fd;
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -338,13 +341,13 @@ static int send_file(struct evhttp_request *req, const char *path, const char *c
 		done += got;
 	}
 	close(fd);
-	evhttp_send_reply(req, status, "OK", body);
+	evhttp_send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
 counted:
 	count(&counters.served);
 	if (fallback)
 		count(&counters.fallback);
-	return status;
+	return 200;
 }
 
 static bool is_api_path(const char *p)
