@@ -4,16 +4,19 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build debug asan test unit run bench fuzz clean
+.PHONY: all deps build console debug asan test unit run bench fuzz clean
 
 all: build
 
 deps:
 	@bash scripts/deps.sh
 
-build: deps
+build: deps console
 	@cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD)/release -j $(JOBS) -- --no-print-directory
+
+console: deps
+	@bash console/build.sh
 
 debug: deps
 	@cmake -S . -B $(BUILD)/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null

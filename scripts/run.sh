@@ -32,7 +32,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$bin/src/server/vigild" --data run/data --listen "$listen" >>run/vigild.log 2>&1 &
+cat >run/vigild.yaml <<CFG
+# Written by scripts/run.sh (make run); see docs/configuration.md for every option.
+console:
+  dir: $top/console/dist
+CFG
+"$bin/src/server/vigild" --config run/vigild.yaml --data run/data --listen "$listen" >>run/vigild.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
 	if curl -sk "$url/api/v1/health" >/dev/null 2>&1; then break; fi

@@ -48,7 +48,16 @@ rm -f "$fuzz_log"
 
 if [ -f console/package.json ] && [ -f console/tests/run.sh ]; then
 	step "console browser tests"
-	if bash console/tests/run.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	clog=$(mktemp)
+	VIGILD=$PWD/build/asan/src/server/vigild VIGIL_CONSOLE_DIRECT=1 bash console/tests/run.sh 2>&1 | tee "$clog"
+	cline=$(grep -E '^console: [0-9]+ passed, [0-9]+ failed' "$clog" | tail -1)
+	if [ -z "$cline" ]; then
+		failed=$((failed + 1))
+	else
+		passed=$((passed + $(sed -E 's/console: ([0-9]+) passed.*/\1/' <<<"$cline")))
+		failed=$((failed + $(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$cline")))
+	fi
+	rm -f "$clog"
 fi
 
 echo

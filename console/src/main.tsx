@@ -1,0 +1,184 @@
+// main.tsx - the console's shell: session state (GET /api/v1/me), first-admin setup and login
+// gates, the role-aware navigation, the light/dark theme, and the route table.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './style.css';
+import { api, can, hasCsrf, setCsrf, setUnauthorizedHandler, type Me } from './api';
+import { linkClick, navigate, useLocation } from './router';
+import { LoginScreen, SetupScreen } from './screens/login';
+import { OverviewScreen } from './screens/overview';
+import { SearchScreen } from './screens/search';
+import { AlertsScreen, IncidentsScreen } from './screens/lists';
+import { AuditScreen, TenantsScreen, TokensScreen, UsersScreen } from './screens/admin';
+import { timeZone } from './util';
+
+interface Route {
+  path: string;
+  label: string;
+  perm: string | null;
+  view: (props: { me: Me }) => preact.JSX.Element;
+}
+
+const ROUTES: Route[] = [
+  { path: '/', label: 'Overview', perm: null, view: OverviewScreen },
+  { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen },
+  { path: '/alerts', label: 'Alerts', perm: 'alerts:read', view: AlertsScreen },
+  { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen },
+  { path: '/users', label: 'Users', perm: 'users:read', view: UsersScreen },
+  { path: '/tenants', label: 'Tenants', perm: 'tenants:read', view: TenantsScreen },
+  { path: '/tokens', label: 'API tokens', perm: 'tokens:read', view: TokensScreen },
+  { path: '/audit', label: 'Audit log', perm: 'audit:read', view: AuditScreen },
+];
+
+type Theme = 'auto' | 'light' | 'dark';
+const THEME_KEY = 'vigil.theme';
+
+function applyTheme(t: Theme): void {
+  const dark = t === 'dark' || (t === 'auto' && window.matchMedia('(prefers-color-scheme: dark)').matches);
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+}
+
+function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme>((localStorage.getItem(THEME_KEY) as Theme) || 'auto');
+  useEffect(() => {
+    applyTheme(theme);
+    localStorage.setItem(THEME_KEY, theme);
+    const mq = window.matchMedia('(prefers-color-scheme: dark)');
+    const on = () => applyTheme(theme);
+    mq.addEventListener('change', on);
+    return () => mq.removeEventListener('change', on);
+  }, [theme]);
+  const next: Theme = theme === 'auto' ? 'light' : theme === 'light' ? 'dark' : 'auto';
+  return (
+    <button type="button" class="ghost" onClick={() => setTheme(next)} title={`Theme: ${theme} (click for ${next})`}
+      aria-label={`Theme: ${theme}; switch to ${next}`}>
+      {theme === 'auto' ? '◐ auto' : theme === 'light' ? '☀ light' : '☾ dark'}
+    </button>
+  );
+}
+
+function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
+  const loc = useLocation();
+  const allowed = ROUTES.filter((r) => !r.perm || can(me, r.perm));
+  const route = ROUTES.find((r) => r.path === loc.path);
+  let body: preact.JSX.Element;
+  if (!route) body = <NotFound />;
+  else if (route.perm && !can(me, route.perm)) body = <p class="empty">Your role ({me.role}) may not open {route.label}.</p>;
+  else body = <route.view me={me} />;
+  useEffect(() => {
+    document.title = (route ? route.label : 'Not found') + ' · Vigil';
+  }, [route]);
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="topbar">
+        <a class="brand" href="/" onClick={linkClick}>Vigil</a>
+        <nav aria-label="Main">
+          <ul>
+            {allowed.map((r) => (
+              <li key={r.path}>
+                <a href={r.path} onClick={linkClick} aria-current={r.path === loc.path ? 'page' : undefined}>
+                  {r.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span title={`time zone ${timeZone()}`}>
+            {me.username} · {me.role} · {me.tenant}
+          </span>
+          <ThemeToggle />
+          <button type="button" class="ghost" onClick={onLogout}>Log out</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>{body}</main>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <div class="empty">
+      <h1>Not found</h1>
+      <p>
+        <a href="/" onClick={linkClick}>Back to the overview</a>
+      </p>
+    </div>
+  );
+}
+
+type Phase = { kind: 'loading' } | { kind: 'setup' } | { kind: 'login'; note?: string } | { kind: 'in'; me: Me } | { kind: 'down'; error: string };
+
+function App() {
+  const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
+
+  async function boot(note?: string) {
+    try {
+      const s = await api.get<{ needed: boolean }>('/setup');
+      if (s.needed) {
+        setPhase({ kind: 'setup' });
+        return;
+      }
+    } catch (e) {
+      setPhase({ kind: 'down', error: (e as Error).message });
+      return;
+    }
+    try {
+      const me = await api.get<Me & { csrf_token?: string }>('/me');
+      // The CSRF token comes with the login reply and lives in this tab's sessionStorage; a new
+      // tab on a live session has none (unless /me hands it out), so it logs in again.
+      if (me.csrf_token) setCsrf(me.csrf_token);
+      if (me.auth === 'session' && !hasCsrf()) {
+        setPhase({ kind: 'login', note: note ?? 'Log in to continue in this tab.' });
+        return;
+      }
+      setPhase({ kind: 'in', me });
+    } catch {
+      setPhase({ kind: 'login', note });
+    }
+  }
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => setPhase({ kind: 'login', note: 'Your session ended; please log in again.' }));
+    boot();
+  }, []);
+
+  async function logout() {
+    try {
+      await api.post('/logout');
+    } catch {
+      /* the session may already be gone */
+    }
+    setCsrf(null);
+    setPhase({ kind: 'login', note: 'Logged out.' });
+  }
+
+  switch (phase.kind) {
+    case 'loading':
+      return <p class="center muted">Loading…</p>;
+    case 'down':
+      return (
+        <div class="center">
+          <p class="error" role="alert">{phase.error}</p>
+          <button type="button" onClick={() => boot()}>Retry</button>
+        </div>
+      );
+    case 'setup':
+      return <SetupScreen onDone={() => boot('The first administrator was created; log in.')} />;
+    case 'login':
+      return (
+        <LoginScreen
+          note={phase.note}
+          onDone={(me) => {
+            setPhase({ kind: 'in', me });
+            if (window.location.pathname === '/login' || window.location.pathname === '/setup') navigate('/', true);
+          }}
+        />
+      );
+    case 'in':
+      return <Shell me={phase.me} onLogout={logout} />;
+  }
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,419 @@
+// console.test.mjs - end-to-end tests of the Vigil console in Debian's headless Chromium against a
+// real vigild: first-admin setup and login, ingest through the API and search (autocomplete, row
+// expansion, pivot, CSV export, deep link), the overview's charts, users, tenants and API tokens
+// created through the UI, audit chain verification, role-aware navigation, the dark theme, and no
+// Content-Security-Policy violation anywhere. Steps run in order and share one server and browser;
+// a screenshot of each main screen goes to tests/screenshots/.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { apiLogin, consoleDir, request, startStack } from './harness.mjs';
+
+const SHOTS = path.join(consoleDir, 'tests/screenshots');
+const ADMIN = { user: 'admin', pass: 'correct-horse-battery' };
+const ANALYST = { user: 'analyst1', pass: 'analyst-password-1' };
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const steps = [];
+const step = (name, fn) => steps.push({ name, fn });
+
+let stack;
+let browser;
+let context;
+let page;
+const cspViolations = [];
+const pageErrors = [];
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function newPage(ctx) {
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(10000);
+  p.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  p.on('pageerror', (e) => pageErrors.push(String(e)));
+  return p;
+}
+
+async function login(p, who, landing = 'Overview') {
+  await p.getByLabel('Username').fill(who.user);
+  await p.getByLabel('Password').fill(who.pass);
+  await p.getByRole('button', { name: 'Log in' }).click();
+  await p.getByRole('heading', { name: landing }).waitFor();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+step('first-admin setup, then login', async () => {
+  await page.goto(stack.base + '/');
+  await page.getByRole('heading', { name: 'Set up Vigil' }).waitFor();
+  await shot('setup');
+  await page.getByLabel('Setup token').fill(stack.setupToken);
+  await page.getByLabel('Username').fill(ADMIN.user);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN.pass);
+  await page.getByLabel('Confirm password').fill(ADMIN.pass);
+  await page.getByRole('button', { name: 'Create administrator' }).click();
+  await page.getByRole('heading', { name: 'Log in to Vigil' }).waitFor();
+  // a wrong password is refused with a message
+  await page.getByLabel('Username').fill(ADMIN.user);
+  await page.getByLabel('Password').fill('not-the-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').waitFor();
+  await shot('login');
+  await login(page, ADMIN);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const l of ['Overview', 'Search', 'Alerts', 'Incidents', 'Users', 'Tenants', 'API tokens', 'Audit log'])
+    assert.ok(await nav.getByRole('link', { name: l, exact: true }).isVisible(), `nav link ${l}`);
+  // setup is done: the API says so too
+  const s = await request(stack.api, 'GET', '/api/v1/setup');
+  assert.equal(s.json.needed, false);
+});
+
+const HOSTS = ['web-01', 'web-02', 'db-01'];
+step('ingest events through the API with a token created through the API', async () => {
+  const { cookie, csrf } = await apiLogin(stack.api, ADMIN.user, ADMIN.pass);
+  const t = await request(stack.api, 'POST', '/api/v1/tokens', {
+    body: JSON.stringify({ name: 'test-ingest', role: 'admin', tenant: 'default' }),
+    headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
+  });
+  assert.ok(t.status === 200 || t.status === 201, t.text);
+  assert.match(t.json.token, /^vgt_/);
+  const lines = [];
+  for (let i = 0; i < 12; i++) {
+    const host = HOSTS[i % 3];
+    lines.push(JSON.stringify({
+      '@timestamp': new Date(Date.now() - i * 60000).toISOString(),
+      event: { action: i % 4 === 0 ? 'ssh_login' : 'connection_attempted', category: 'network', outcome: i % 5 ? 'success' : 'failure' },
+      host: { name: host },
+      source: { ip: `10.0.0.${10 + (i % 4)}`, port: 40000 + i },
+      destination: { ip: '192.168.1.5', port: i % 4 === 0 ? 22 : 443 },
+      message: `test event ${i} from ${host}`,
+    }));
+  }
+  const r = await request(stack.api, 'POST', '/api/v1/events', {
+    body: lines.join('\n') + '\n',
+    headers: { Authorization: `Bearer ${t.json.token}`, 'Content-Type': 'application/x-ndjson' },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.accepted, 12, r.text);
+  assert.equal(r.json.rejected, 0, r.text);
+});
+
+step('overview renders the histogram and top lists', async () => {
+  await page.goto(stack.base + '/');
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  await page.locator('.histogram canvas').first().waitFor();
+  await page.getByTestId('count-events').filter({ hasText: '12' }).waitFor();
+  const hosts = page.getByRole('region', { name: 'Top hosts' });
+  for (const h of HOSTS) await hosts.getByRole('button', { name: h }).waitFor();
+  await page.getByRole('region', { name: 'Top destination ports' }).getByRole('button', { name: '443' }).waitFor();
+  await page.getByRole('region', { name: 'Top event actions' }).getByRole('button', { name: 'ssh_login' }).waitFor();
+  await page.getByTestId('count-alerts').filter({ hasText: '0' }).waitFor();
+  await page.locator('.ticker .pill.live').waitFor();
+  // the chart actually drew bars: some canvas pixels are not transparent
+  const painted = await page.locator('.histogram canvas').first().evaluate((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  assert.ok(painted > 100, `histogram canvas painted ${painted} pixels`);
+  await shot('overview');
+  // a top value pivots into the search screen
+  await hosts.getByRole('button', { name: 'db-01' }).click();
+  await page.getByRole('heading', { name: 'Event search' }).waitFor();
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'host.name:"db-01"');
+  await page.getByTestId('result-count').filter({ hasText: '4 matching events' }).waitFor();
+});
+
+step('search with autocomplete, expand a row, pivot, export CSV, deep link', async () => {
+  await page.goto(stack.base + '/search?range=1h');
+  const q = page.getByRole('combobox', { name: 'Query' });
+  await q.click();
+  await q.pressSequentially('host.na');
+  const opt = page.getByRole('option', { name: /host\.name/ });
+  await opt.waitFor();
+  await q.press('Tab');
+  assert.equal(await q.inputValue(), 'host.name:');
+  await q.pressSequentially('web-01');
+  await q.press('Enter');
+  await page.waitForURL(/q=host\.name%3Aweb-01/);
+  await page.getByTestId('result-count').filter({ hasText: '4 matching events' }).waitFor();
+  const rows = page.getByRole('table', { name: 'Events' }).locator('tbody > tr');
+  assert.equal(await rows.count(), 4);
+  // the histogram of matches is drawn
+  await page.locator('.histogram canvas').first().waitFor();
+  // expand the first row: the full event JSON is shown
+  await page.getByRole('button', { name: 'Show event' }).first().click();
+  const json = await page.getByLabel('Event JSON').textContent();
+  const ev = JSON.parse(json);
+  assert.equal(ev.host.name, 'web-01');
+  assert.equal(ev.tenant.id, 'default');
+  await shot('search-expanded');
+  await page.getByRole('button', { name: 'Hide event' }).click();
+  // pivot on an event.action value
+  await page.getByRole('table', { name: 'Events' }).getByRole('button', { name: 'ssh_login' }).first().click();
+  await page.waitForURL(/event\.action/);
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'host.name:web-01 and event.action:"ssh_login"');
+  await page.getByTestId('result-count').filter({ hasText: /^1 matching events/ }).waitFor();
+  // add a column through the chooser
+  await page.getByText(/^Columns/).click();
+  await page.getByRole('checkbox', { name: 'event.outcome' }).check();
+  await page.waitForURL(/cols=/);
+  await page.getByRole('columnheader', { name: 'event.outcome' }).waitFor();
+  await page.getByText(/^Columns/).click();
+  // CSV export of the table
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').trim().split('\r\n');
+  assert.equal(csv.length, 2, csv.join('\n'));
+  assert.ok(csv[0].startsWith('@timestamp,host.name,event.action'), csv[0]);
+  assert.ok(csv[0].endsWith('event.outcome'), csv[0]);
+  assert.match(csv[1], /,web-01,ssh_login,/);
+  assert.ok(csv[1].endsWith(',success') || csv[1].endsWith(',failure'), csv[1]);
+  // the URL is a deep link: reload keeps query, range and columns
+  const url = page.url();
+  await page.reload();
+  await page.getByTestId('result-count').filter({ hasText: /^1 matching events/ }).waitFor();
+  assert.equal(await page.getByRole('combobox', { name: 'Query' }).inputValue(), 'host.name:web-01 and event.action:"ssh_login"');
+  assert.equal(await page.getByLabel('Time range').inputValue(), '1h');
+  assert.equal(page.url(), url);
+  await page.getByRole('columnheader', { name: 'event.outcome' }).waitFor();
+  // dragging across the histogram narrows the range to a custom one covering the drag
+  await page.goto(stack.base + '/search?q=host.name%3Aweb-01&range=1h');
+  await page.getByTestId('result-count').filter({ hasText: '4 matching events' }).waitFor();
+  const over = await page.locator('.histogram .u-over').boundingBox();
+  const y = over.y + over.height / 2;
+  await page.mouse.move(over.x + over.width * 0.5, y);
+  await page.locator('.histogram figcaption').filter({ hasText: /: \d+$/ }).waitFor();
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width * 0.75, y, { steps: 5 });
+  await page.mouse.move(over.x + over.width - 1, y, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForURL(/range=custom/);
+  const params = new URL(page.url()).searchParams;
+  const from = Date.parse(params.get('from'));
+  const to = Date.parse(params.get('to'));
+  assert.ok(to > from, `${params}`);
+  const hourAgo = Date.now() - 3600e3;
+  assert.ok(from > hourAgo + 25 * 60e3 && from < hourAgo + 35 * 60e3, `from ${params.get('from')} near the middle of the hour`);
+  assert.equal(await page.getByLabel('Time range').inputValue(), 'custom');
+  await page.getByLabel('From').waitFor();
+  await page.getByTestId('result-count').filter({ hasText: '4 matching events' }).waitFor();
+  // a broken query shows the server's error
+  await page.getByRole('combobox', { name: 'Query' }).fill('host.name:(');
+  await page.getByRole('combobox', { name: 'Query' }).press('Enter');
+  await page.getByRole('alert').filter({ hasText: 'query' }).waitFor();
+  // back to a useful state for the screenshot
+  await page.goto(stack.base + '/search?range=24h');
+  await page.getByTestId('result-count').filter({ hasText: '12 matching events' }).waitFor();
+  await shot('search');
+});
+
+step('create a user through the UI, change the role, disable and enable', async () => {
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  const form = page.getByRole('region', { name: 'Add a user' });
+  await form.getByLabel('Username').fill(ANALYST.user);
+  await form.getByLabel('Password').fill(ANALYST.pass);
+  await form.getByLabel('Role').selectOption('tier2');
+  await form.getByRole('button', { name: 'Add user' }).click();
+  const row = page.getByRole('table', { name: 'Users' }).getByRole('row').filter({ hasText: ANALYST.user });
+  await row.waitFor();
+  await row.getByRole('combobox', { name: `Role of ${ANALYST.user}` }).selectOption('tier1');
+  await row.filter({ hasText: 'tier1' }).getByRole('combobox').waitFor();
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await row.getByRole('button', { name: 'Enable' }).click();
+  await row.getByRole('button', { name: 'Disable' }).waitFor();
+  const { cookie } = await apiLogin(stack.api, ADMIN.user, ADMIN.pass);
+  const users = await request(stack.api, 'GET', '/api/v1/users', { headers: { Cookie: cookie } });
+  const u = users.json.users.find((x) => x.username === ANALYST.user);
+  assert.equal(u.role, 'tier1');
+  assert.equal(u.disabled, false);
+  await shot('users');
+});
+
+step('add a tenant through the UI', async () => {
+  await page.getByRole('link', { name: 'Tenants', exact: true }).click();
+  const form = page.getByRole('region', { name: 'Add a tenant' });
+  await form.getByLabel('ID').fill('acme');
+  await form.getByLabel('Name').fill('Acme Corp');
+  await form.getByRole('button', { name: 'Add tenant' }).click();
+  await page.getByRole('table', { name: 'Tenants' }).getByRole('row').filter({ hasText: 'Acme Corp' }).waitFor();
+  await shot('tenants');
+});
+
+step('create an API token through the UI (shown once, works), then revoke it', async () => {
+  await page.getByRole('link', { name: 'API tokens', exact: true }).click();
+  const form = page.getByRole('region', { name: 'Create a token' });
+  await form.getByLabel('Name').fill('ui-token');
+  await form.getByLabel('Role').selectOption('tier1');
+  await form.getByRole('button', { name: 'Create token' }).click();
+  const token = (await page.getByTestId('new-token').textContent()).trim();
+  assert.match(token, /^vgt_[0-9a-f]{20,}$/);
+  await page.getByRole('table', { name: 'API tokens' }).getByRole('row').filter({ hasText: 'ui-token' }).waitFor();
+  await shot('tokens');
+  const me = await request(stack.api, 'GET', '/api/v1/me', { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200, me.text);
+  assert.equal(me.json.role, 'tier1');
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.getByTestId('new-token').count(), 0);
+  await page.getByRole('button', { name: 'Revoke token ui-token' }).click();
+  await page.getByRole('button', { name: 'Confirm revoke' }).click();
+  await page.getByRole('button', { name: 'Revoke token ui-token' }).waitFor({ state: 'detached' });
+  const after = await request(stack.api, 'GET', '/api/v1/me', { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(after.status, 401);
+});
+
+step('audit log lists the changes and the chain verifies', async () => {
+  await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+  const table = page.getByRole('table', { name: 'Audit log' });
+  await table.getByRole('row').filter({ hasText: 'user.create' }).first().waitFor();
+  await page.getByRole('button', { name: 'Verify chain' }).click();
+  const res = page.getByTestId('verify-result');
+  await res.waitFor();
+  assert.match(await res.textContent(), /^Chain intact: \d+ rows verified$/);
+  await shot('audit');
+});
+
+step('alerts and incidents lists render (empty for now)', async () => {
+  await page.getByRole('link', { name: 'Alerts', exact: true }).click();
+  await page.getByText('No alerts yet').waitFor();
+  await shot('alerts');
+  await page.getByRole('link', { name: 'Incidents', exact: true }).click();
+  await page.getByText('No incidents yet').waitFor();
+});
+
+step('role-aware navigation for a tier1 analyst', async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
+  const p = await newPage(ctx);
+  // a deep link survives the login: the analyst lands on /search with the query
+  await p.goto(stack.base + '/search?q=host.name%3Adb-01&range=24h');
+  await p.getByRole('heading', { name: 'Log in to Vigil' }).waitFor();
+  await login(p, ANALYST, 'Event search');
+  await p.getByTestId('result-count').filter({ hasText: '4 matching events' }).waitFor();
+  const nav = p.getByRole('navigation', { name: 'Main' });
+  assert.ok(await nav.getByRole('link', { name: 'Search', exact: true }).isVisible());
+  for (const l of ['Users', 'API tokens', 'Audit log'])
+    assert.equal(await nav.getByRole('link', { name: l, exact: true }).count(), 0, `tier1 must not see ${l}`);
+  await p.goto(stack.base + '/users');
+  await p.getByText(/may not open Users/).waitFor();
+  await p.getByRole('button', { name: 'Log out' }).click();
+  await p.getByRole('heading', { name: 'Log in to Vigil' }).waitFor();
+  await ctx.close();
+});
+
+step('a new tab on the live session is logged in and can write (GET /me gives it the CSRF token)', async () => {
+  const p = await newPage(context);
+  await p.goto(stack.base + '/audit');
+  await p.getByRole('heading', { name: 'Audit log' }).waitFor();
+  // a state-changing request needs the CSRF token: the verify button posts
+  await p.getByRole('button', { name: 'Verify chain' }).click();
+  await p.getByTestId('verify-result').waitFor();
+  await p.reload();
+  await p.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await p.close();
+});
+
+step('dark theme follows prefers-color-scheme and the toggle', async () => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(stack.base + '/');
+  await page.locator('.histogram canvas').first().waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, 'rgb(15, 18, 22)');
+  await shot('overview-dark');
+  await page.goto(stack.base + '/search?range=24h');
+  await page.getByTestId('result-count').filter({ hasText: '12 matching events' }).waitFor();
+  await shot('search-dark');
+  // auto -> light overrides the dark preference
+  await page.getByRole('button', { name: /^Theme: auto/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  await page.getByRole('button', { name: /^Theme: light/ }).click();
+  await page.getByRole('button', { name: /^Theme: dark/ }).click();
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+step('keyboard: the navigation is reachable with Tab and opens a screen with Enter', async () => {
+  await page.goto(stack.base + '/');
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  let found = false;
+  for (let i = 0; i < 8 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = (await page.evaluate(() => document.activeElement?.textContent)) === 'Search';
+  }
+  assert.ok(found, 'Tab reaches the Search link');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Event search' }).waitFor();
+});
+
+step('served with the strict CSP and no violation or script error happened', async () => {
+  const r = await request(stack.base, 'GET', '/search?q=x');
+  assert.equal(r.status, 200);
+  assert.match(r.headers['content-type'], /^text\/html/);
+  assert.match(r.headers['content-security-policy'], /default-src 'self'/);
+  assert.ok(!/<script(?![^>]*\bsrc=)[^>]*>/.test(r.text), 'no inline script in index.html');
+  assert.ok(!/<style/.test(r.text), 'no inline style in index.html');
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(pageErrors, []);
+  // control: the detector does see a violation (an inline style attribute is refused)
+  await page.evaluate(() => { document.body.insertAdjacentHTML('beforeend', '<div style="color:red">x</div>'); });
+  await page.waitForTimeout(300);
+  assert.equal(cspViolations.length, 1, 'the CSP detector works');
+});
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  let passed = 0;
+  let failed = 0;
+  const only = process.env.CONSOLE_TEST_ONLY;
+  try {
+    stack = await startStack();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+    page = await newPage(context);
+  } catch (e) {
+    console.error(`console: cannot start: ${e.stack ?? e}`);
+    if (stack) await stack.stop();
+    console.log(`console: 0 passed, ${steps.length} failed`);
+    process.exit(1);
+  }
+  for (const s of steps) {
+    if (only && !new RegExp(only).test(s.name) && steps.indexOf(s) > 0) continue;
+    const t0 = Date.now();
+    try {
+      await s.fn();
+      passed++;
+      console.log(`ok   ${s.name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${s.name}\n     ${String(e.stack ?? e).split('\n').slice(0, 6).join('\n     ')}`);
+      try { await shot(`FAIL-${steps.indexOf(s)}`); } catch { /* page gone */ }
+    }
+  }
+  await browser.close();
+  if (failed && process.env.CONSOLE_TEST_VERBOSE) console.log(stack.log());
+  await stack.stop();
+  // a sanitizer build of vigild reports memory errors and leaks on its way out
+  if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(stack.log())) {
+    failed++;
+    console.log(`FAIL vigild reported sanitizer errors\n${stack.log().slice(-4000)}`);
+  } else {
+    passed++;
+    console.log('ok   vigild exited without sanitizer reports');
+  }
+  console.log(`console: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();
