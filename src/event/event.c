@@ -406,7 +406,9 @@ static struct vig_val *ext_slot(struct vig_event *ev, const char *key, enum vig_
 		*rc = VIG_EINVAL;
 		return NULL;
 	}
-	if (vig_field_lookup(key, len) >= 0 || key[0] == '.' || key[len - 1] == '.') {
+	/* An empty dotted segment ("a..b", ".a", "a.") would be an empty key in nested JSON. */
+	if (vig_field_lookup(key, len) >= 0 || key[0] == '.' || key[len - 1] == '.' ||
+	    memmem(key, len, "..", 2)) {
 		*rc = VIG_EINVAL;
 		return NULL;
 	}

@@ -80,6 +80,8 @@ static void test_setters(void **state)
 	assert_int_equal(vig_event_ext_str(ev, "process.name", "x", 1), VIG_EINVAL);
 	assert_int_equal(vig_event_ext_str(ev, "process", "x", 1), VIG_EINVAL);
 	assert_int_equal(vig_event_ext_str(ev, "process.name.sub", "x", 1), VIG_EINVAL);
+	assert_int_equal(vig_event_ext_str(ev, "x..y", "x", 1), VIG_EINVAL); /* empty segment */
+	assert_int_equal(vig_event_ext_str(ev, ".x", "x", 1), VIG_EINVAL);
 	assert_int_equal(vig_event_ext_str(ev, "a.b", "x", 1), VIG_OK);
 	assert_int_equal(vig_event_ext_str(ev, "a", "x", 1), VIG_EINVAL);
 	assert_int_equal(vig_event_ext_int(ev, "a.b", 7), VIG_OK); /* replaces */

@@ -105,7 +105,7 @@ enum vig_err vig_parse_auto(struct vig_parse_ctx *ctx, const char *line, size_t 
 	else if (ps_starts(p, n, "#separator") || ps_starts(p, n, "#fields") ||
 		 (ctx->zeek.n_fields && n && p[0] != '<' && memchr(p, ctx->zeek.sep, n)))
 		id = VIG_PARSER_ZEEK;
-	else if (n && p[0] == '[' && n > 5 && pmonth(p + 5))
+	else if (n > 8 && p[0] == '[' && pmonth(p + 5))
 		id = VIG_PARSER_APACHE;
 	else if (looks_syslog(p, n))
 		id = VIG_PARSER_SYSLOG;

@@ -887,6 +887,18 @@ static void test_registry_auto(void **state)
 		assert_true(rc == VIG_OK || rc == VIG_ENOTFOUND);
 		assert_string_equal(used->name, cases[i].parser);
 	}
+	/* Short lines in exactly sized buffers: no detector may read past the end (a fuzz find:
+	 * "[" + 5 bytes once reached the month scanner at offset 5). */
+	static const char *const shorts[] = {"[", "[=l", "[=l\r\rJ", "[=l\r\rJx", "[17/May", "<1>", "{"};
+	for (size_t i = 0; i < VIG_ARRAY_LEN(shorts); i++) {
+		size_t len = strlen(shorts[i]);
+		char *exact = malloc(len);
+		memcpy(exact, shorts[i], len);
+		vig_arena_reset(&f->arena);
+		vig_event_clear(&f->ev);
+		(void)vig_parse_auto(&f->ctx, exact, len, &f->ev, &used, f->err);
+		free(exact);
+	}
 	assert_ptr_equal(vig_parser_find("nginx"), vig_parser_find("apache"));
 	assert_null(vig_parser_find("nope"));
 	assert_null(vig_parser_find(NULL));
