@@ -4,12 +4,19 @@
  * batches of 1000, then reports ingest rate, bytes per event on disk, and the time of a field
  * query and of a top-10 aggregation over the whole range.
  *
- * Usage: vig-store-bench [N] [DIR]   (defaults: 1000000, a fresh directory under /tmp)
+ * Usage: vig-store-bench [--events N] [--days D] [--dir DIR] [N [DIR]]
+ *   defaults: 1000000 events spread over 3 days, a fresh directory under /tmp (removed at the
+ *   end unless --dir is given). The last line is the summary, key=value pairs:
+ *   events= days= load1= events_s= cpu_events_s= bytes_event= query_ms= top10_ms= count_ms=
+ *   (cpu_events_s divides by the process CPU time, which the other helpers' load does not skew).
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/vtime.h"
 #include "store/evstore.h"
@@ -78,6 +85,23 @@ static void fill(struct vig_event *ev, int64_t ts, uint64_t i)
 	}
 }
 
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
 static bool count_cb(void *ctx, const struct vig_event *ev)
 {
 	(*(size_t *)ctx)++;
@@ -86,22 +110,49 @@ static bool count_cb(void *ctx, const struct vig_event *ev)
 
 int main(int argc, char **argv)
 {
-	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+	size_t n = 1000000;
+	int days = 3, pos = 0;
+	bool keep = false;
 	char dir[256] = "/tmp/vig-store-bench-XXXXXX";
+	double cpu0, cpu_ingest, load1 = 0, q_ms, top_ms, count_ms, bpe;
 	char eb[VIG_ERRBUF_SIZE];
 	struct vig_arena arena;
 	struct vig_event *evs = calloc(BATCH, sizeof(*evs));
 	struct vig_event **ptrs = calloc(BATCH, sizeof(*ptrs));
 	const struct vig_scope all = {NULL, 0, true};
 	int64_t t0 = vig_time_days_from_civil(2026, 11, 20) * VIG_NS_PER_DAY;
-	int64_t span = 3 * VIG_NS_PER_DAY, start, el;
+	int64_t span, start, el;
 	struct vig_evstore_stats st;
 	struct vig_evstore_top top;
 	size_t found = 0;
 
-	if (argc > 2)
-		snprintf(dir, sizeof(dir), "%s", argv[2]);
-	else if (!mkdtemp(dir))
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
+			n = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
+			days = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			snprintf(dir, sizeof(dir), "%s", argv[++i]);
+			keep = true;
+		} else if (argv[i][0] != '-' && pos == 0) {
+			n = strtoull(argv[i], NULL, 10);
+			pos++;
+		} else if (argv[i][0] != '-' && pos == 1) {
+			snprintf(dir, sizeof(dir), "%s", argv[i]);
+			keep = true;
+			pos++;
+		} else {
+			fprintf(stderr, "usage: vig-store-bench [--events N] [--days D] [--dir DIR]\n");
+			return 2;
+		}
+	}
+	if (n == 0 || days < 1 || days > 3000) {
+		fprintf(stderr, "vig-store-bench: need events >= 1 and days 1 to 3000\n");
+		return 2;
+	}
+	span = days * VIG_NS_PER_DAY;
+	t0 = vig_time_days_from_civil(2026, 10, 20) * VIG_NS_PER_DAY;
+	if (!keep && !mkdtemp(dir))
 		return 1;
 	struct vig_evstore *s = vig_evstore_open(dir, NULL, eb);
 	if (!s || !evs || !ptrs) {
@@ -110,6 +161,7 @@ int main(int argc, char **argv)
 	}
 	vig_arena_init(&arena, 1 << 20, 256u << 20);
 	start = vig_time_mono();
+	cpu0 = cpu_s();
 	for (size_t done = 0; done < n;) {
 		size_t b = n - done < BATCH ? n - done : BATCH;
 		vig_arena_reset(&arena);
@@ -125,8 +177,11 @@ int main(int argc, char **argv)
 		done += b;
 	}
 	el = vig_time_mono() - start;
+	cpu_ingest = cpu_s() - cpu0;
 	vig_evstore_stats(s, &st);
-	printf("ingest: %zu events in %.2f s = %.0f events/s\n", n, (double)el / 1e9, (double)n / ((double)el / 1e9));
+	printf("ingest: %zu events in %.2f s = %.0f events/s (%.2f CPU s = %.0f events per CPU s)\n", n,
+	       (double)el / 1e9, (double)n / ((double)el / 1e9), cpu_ingest, (double)n / cpu_ingest);
+	double ev_s = (double)n / ((double)el / 1e9);
 	printf("disk with WAL: %llu bytes = %.1f bytes/event (%llu day partitions)\n", (unsigned long long)st.bytes,
 	       (double)st.bytes / (double)n, (unsigned long long)st.partitions);
 
@@ -137,6 +192,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	el = vig_time_mono() - start;
+	q_ms = (double)el / 1e6;
 	printf("search 'process.name:xyz and destination.port:4444': %zu events in %.1f ms\n", found, (double)el / 1e6);
 
 	start = vig_time_mono();
@@ -145,6 +201,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	el = vig_time_mono() - start;
+	top_ms = (double)el / 1e6;
 	printf("top-10 user.name over all %zu events: %zu buckets (first %s=%llu), %.1f ms\n", n, top.n,
 	       top.n ? top.buckets[0].key : "-", top.n ? (unsigned long long)top.buckets[0].count : 0ull,
 	       (double)el / 1e6);
@@ -154,15 +211,25 @@ int main(int argc, char **argv)
 	uint64_t c = 0;
 	vig_evstore_count(s, &(struct vig_scope){(const char *const[]){"acme"}, 1, false}, "user.name:root", t0, t0 + span, &c, eb);
 	el = vig_time_mono() - start;
+	count_ms = (double)el / 1e6;
 	printf("count tenant=acme user.name:root: %llu in %.1f ms\n", (unsigned long long)c, (double)el / 1e6);
 
 	vig_evstore_close(s); /* checkpoints the WAL into the database */
 	struct stat sb;
 	char path[300];
 	snprintf(path, sizeof(path), "%s/events.db", dir);
-	if (stat(path, &sb) == 0)
-		printf("disk after checkpoint: %lld bytes = %.1f bytes/event\n", (long long)sb.st_size,
-		       (double)sb.st_size / (double)n);
+	bpe = (double)st.bytes / (double)n;
+	if (stat(path, &sb) == 0) {
+		bpe = (double)sb.st_size / (double)n;
+		printf("disk after checkpoint: %lld bytes = %.1f bytes/event\n", (long long)sb.st_size, bpe);
+	}
+	if (getloadavg(&load1, 1) != 1)
+		load1 = -1;
+	printf("events=%zu days=%d load1=%.2f events_s=%.0f cpu_events_s=%.0f bytes_event=%.1f query_ms=%.1f "
+	       "top10_ms=%.1f count_ms=%.1f\n",
+	       n, days, load1, ev_s, (double)n / cpu_ingest, bpe, q_ms, top_ms, count_ms);
+	if (!keep)
+		nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 	vig_arena_release(&arena);
 	free(evs);
 	free(ptrs);

@@ -125,11 +125,28 @@ enum vig_storage {
 	VIG_STO_COLUMN, /* own column named vig_field_info(f)->column */
 	VIG_STO_HEX16,  /* own column; 32-hex-digit values stored as a 16-byte BLOB, others as text */
 	VIG_STO_JSON,   /* key "<ecs name>" of the per-row JSON column "x" (with extension fields) */
+	VIG_STO_DICT,   /* own INTEGER column holding the id of the string in table
+			 * dict(id INTEGER PRIMARY KEY, v TEXT UNIQUE, index on v COLLATE NOCASE) */
+	VIG_STO_APPEND, /* event.ingested: own column holding the id of the append in table
+			 * appends(id INTEGER PRIMARY KEY, ingested_ns, idbase BLOB UNIQUE) */
+	VIG_STO_EVENT_ID, /* event.id: like HEX16, but an id the store generated (the 12 bytes
+			   * appends.idbase of the row's append, then a big-endian 32-bit offset) is
+			   * stored as the INTEGER offset */
 };
 enum vig_storage vig_store_field_storage(enum vig_field f);
 
-/* Appends the SQL expression that yields field f's stored value ("process_name",
- * "json_extract(x,'$.\"file.size\"')") to b. */
+/* True when ip (16 bytes) is IPv4-mapped (::ffff:a.b.c.d): the store keeps such addresses as
+ * 4-byte BLOBs (the last 4 bytes), all others as 16-byte BLOBs. */
+bool vig_store_ip_is_v4(const uint8_t ip[16]);
+
+/* The SQL text expression of event.id as 32 lowercase hex digits (or the stored text). */
+#define VIG_STORE_EVENT_ID_EXPR                                                                  \
+	"(CASE typeof(event_id) WHEN 'integer' THEN lower(hex((SELECT idbase FROM appends WHERE id = " \
+	"event_ingested))) || printf('%08x', event_id) WHEN 'blob' THEN lower(hex(event_id)) "          \
+	"ELSE event_id END)"
+
+/* Appends the SQL expression that yields field f's value ("message",
+ * "json_extract(x,'$.\"file.size\"')", "(SELECT v FROM dict WHERE id = process_name)") to b. */
 void vig_store_field_expr(enum vig_field f, struct vig_buf *b);
 
 #endif /* VIG_STORE_QUERY_H */

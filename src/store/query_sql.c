@@ -7,6 +7,11 @@
  * registry, and JSON paths built from registry names. Every value from the query - including
  * extension field names, which become JSON paths - is a parameter.
  *
+ * Dictionary-encoded fields (VIG_STO_DICT) hold ids of table dict: a term on one becomes
+ * "column IN (SELECT id FROM dict WHERE v <cmp>)", with the comparison below on dict.v (which
+ * has a BINARY unique index and a NOCASE index). IP columns hold 4 bytes for IPv4 and 16 for
+ * IPv6; ranges are split at the IPv4-mapped block and each part checks length(column).
+ *
  * Semantics: keyword fields compare exactly (BINARY, GLOB for wildcards); other string fields
  * with COLLATE NOCASE (their columns are declared NOCASE, so the indexes serve) and LIKE for
  * wildcards; INT/TS numerically; IPs as 16-byte BLOBs (CIDR = BETWEEN lo AND hi); LIST fields
@@ -31,32 +36,35 @@ enum vig_storage vig_store_field_storage(enum vig_field f)
 
 	switch (f) {
 	case VIG_F_EVENT_ID:
+		return VIG_STO_EVENT_ID;
+	case VIG_F_EVENT_INGESTED:
+		return VIG_STO_APPEND;
 	case VIG_F_PROCESS_ENTITY_ID:
 	case VIG_F_PROCESS_PARENT_ENTITY_ID:
 		return VIG_STO_HEX16;
-	case VIG_F_TIMESTAMP:
 	case VIG_F_EVENT_KIND:
 	case VIG_F_EVENT_CATEGORY:
 	case VIG_F_EVENT_TYPE:
 	case VIG_F_EVENT_ACTION:
 	case VIG_F_EVENT_OUTCOME:
 	case VIG_F_EVENT_DATASET:
-	case VIG_F_EVENT_SEVERITY:
-	case VIG_F_EVENT_INGESTED:
 	case VIG_F_TENANT_ID:
 	case VIG_F_AGENT_ID:
 	case VIG_F_HOST_ID:
 	case VIG_F_HOST_NAME:
-	case VIG_F_PROCESS_PID:
 	case VIG_F_PROCESS_EXECUTABLE:
 	case VIG_F_PROCESS_NAME:
-	case VIG_F_PROCESS_COMMAND_LINE:
 	case VIG_F_PROCESS_PARENT_NAME:
 	case VIG_F_USER_NAME:
+	case VIG_F_NETWORK_TRANSPORT:
+		return VIG_STO_DICT;
+	case VIG_F_TIMESTAMP:
+	case VIG_F_EVENT_SEVERITY:
+	case VIG_F_PROCESS_PID:
+	case VIG_F_PROCESS_COMMAND_LINE:
 	case VIG_F_FILE_PATH:
 	case VIG_F_SOURCE_PORT:
 	case VIG_F_DESTINATION_PORT:
-	case VIG_F_NETWORK_TRANSPORT:
 	case VIG_F_DNS_QUESTION_NAME:
 	case VIG_F_URL_ORIGINAL:
 	case VIG_F_RULE_ID:
@@ -72,7 +80,21 @@ enum vig_storage vig_store_field_storage(enum vig_field f)
 
 void vig_store_field_expr(enum vig_field f, struct vig_buf *b)
 {
-	if (vig_store_field_storage(f) != VIG_STO_JSON) {
+	enum vig_storage st = vig_store_field_storage(f);
+
+	if (st == VIG_STO_DICT) {
+		vig_buf_printf(b, "(SELECT v FROM dict WHERE id = %s)", vig_field_info(f)->column);
+		return;
+	}
+	if (st == VIG_STO_APPEND) {
+		vig_buf_printf(b, "(SELECT ingested_ns FROM appends WHERE id = %s)", vig_field_info(f)->column);
+		return;
+	}
+	if (st == VIG_STO_EVENT_ID) {
+		vig_buf_adds(b, VIG_STORE_EVENT_ID_EXPR);
+		return;
+	}
+	if (st != VIG_STO_JSON) {
 		vig_buf_adds(b, vig_field_info(f)->column);
 		return;
 	}
@@ -295,6 +317,107 @@ static void p_scalar(struct cc *c, enum vig_type type, const char *v)
 	}
 }
 
+/* ---- IP columns: IPv4 (::ffff:a.b.c.d) stored as a 4-byte BLOB, others as 16 bytes ---- */
+
+static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool vig_store_ip_is_v4(const uint8_t ip[16])
+{
+	return memcmp(ip, v4_prefix, 12) == 0;
+}
+
+/* ip += 1 (carry == false when it wrapped). */
+static bool ip_inc(uint8_t ip[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (++ip[i] != 0)
+			return true;
+	return false;
+}
+
+static bool ip_dec(uint8_t ip[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (ip[i]-- != 0)
+			return true;
+	return false;
+}
+
+/* Inclusive 16-byte bounds of a RANGE term on an IP field; false when the range is empty. */
+static bool ip_range_bounds(const struct vig_qterm *t, uint8_t lo[16], uint8_t hi[16])
+{
+	memset(lo, 0, 16);
+	memset(hi, 0xff, 16);
+	if (t->lo && !vig_ip_parse(t->lo, strlen(t->lo), lo))
+		return false;
+	if (t->hi && !vig_ip_parse(t->hi, strlen(t->hi), hi))
+		return false;
+	if (t->lo && !t->lo_incl && !ip_inc(lo))
+		return false;
+	if (t->hi && !t->hi_incl && !ip_dec(hi))
+		return false;
+	return memcmp(lo, hi, 16) <= 0;
+}
+
+/* lhs within [lo, hi] (16-byte inclusive bounds): the part of the range inside the IPv4-mapped
+ * block compares 4-byte BLOBs, the rest 16-byte ones; each side checks the length because BLOBs
+ * of different lengths interleave in SQLite's order. */
+static void emit_ip_range(struct cc *c, const char *lhs, const uint8_t lo[16], const uint8_t hi[16])
+{
+	uint8_t v4lo[16], v4hi[16];
+	bool has_v4, has_v6;
+
+	memcpy(v4lo, v4_prefix, 12);
+	memset(v4lo + 12, 0, 4);
+	memcpy(v4hi, v4_prefix, 12);
+	memset(v4hi + 12, 0xff, 4);
+	has_v4 = memcmp(lo, v4hi, 16) <= 0 && memcmp(hi, v4lo, 16) >= 0;
+	/* Outside the v4 block: [lo, v4lo-1] or [v4hi+1, hi] non-empty. */
+	has_v6 = memcmp(lo, v4lo, 16) < 0 || memcmp(hi, v4hi, 16) > 0;
+	if (has_v4 && !has_v6 && memcmp(lo, hi, 16) == 0) {
+		emit(c, lhs);
+		emit(c, " = ");
+		p_blob(c, lo + 12, 4);
+		return;
+	}
+	if (has_v6 && !has_v4 && memcmp(lo, hi, 16) == 0) {
+		emit(c, lhs);
+		emit(c, " = ");
+		p_blob(c, lo, 16);
+		return;
+	}
+	if (has_v4 && has_v6)
+		emit(c, "(");
+	if (has_v4) {
+		const uint8_t *a = memcmp(lo, v4lo, 16) > 0 ? lo : v4lo;
+		const uint8_t *b = memcmp(hi, v4hi, 16) < 0 ? hi : v4hi;
+		emit(c, "(");
+		emit(c, lhs);
+		emit(c, " BETWEEN ");
+		p_blob(c, a + 12, 4);
+		emit(c, " AND ");
+		p_blob(c, b + 12, 4);
+		emit(c, " AND length(");
+		emit(c, lhs);
+		emit(c, ") = 4)");
+	}
+	if (has_v4 && has_v6)
+		emit(c, " OR ");
+	if (has_v6) {
+		emit(c, "(");
+		emit(c, lhs);
+		emit(c, " BETWEEN ");
+		p_blob(c, lo, 16);
+		emit(c, " AND ");
+		p_blob(c, hi, 16);
+		emit(c, " AND length(");
+		emit(c, lhs);
+		emit(c, ") = 16)");
+	}
+	if (has_v4 && has_v6)
+		emit(c, ")");
+}
+
 /* "<lhs> <cmp> <value>" comparisons of a range term on an expression. */
 static void emit_range(struct cc *c, const char *lhs, const struct vig_qterm *t, enum vig_type type,
 		       const char *coll)
@@ -387,6 +510,18 @@ static enum vig_err term_core(struct cc *c, const struct vig_qterm *t)
 		emit(c, ")");
 		goto out;
 	}
+	if (st == VIG_STO_DICT) {
+		/* The column holds dict ids: match the dictionary, then the ids (index on the column). */
+		emit(c, fi->column);
+		if (t->op == VIG_QOP_WILDCARD && strcmp(t->value, "*") == 0) {
+			emit(c, " IS NOT NULL");
+			goto out;
+		}
+		emit(c, " IN (SELECT id FROM dict WHERE ");
+		e = emit_str_cmp(c, "v", t, kw);
+		emit(c, ")");
+		goto out;
+	}
 	vig_store_field_expr(f, &lhs);
 	if (vig_buf_err(&lhs) != VIG_OK) {
 		e = VIG_EINTERNAL;
@@ -398,21 +533,20 @@ static enum vig_err term_core(struct cc *c, const struct vig_qterm *t)
 		goto out;
 	}
 	switch (fi->type) {
-	case VIG_T_IP:
+	case VIG_T_IP: {
+		uint8_t lo[16], hi[16];
 		if (t->op == VIG_QOP_RANGE) {
-			emit_range(c, lhs.data, t, VIG_T_IP, "");
-		} else if (memcmp(t->ip_lo, t->ip_hi, 16) == 0) {
-			emit(c, lhs.data);
-			emit(c, " = ");
-			p_blob(c, t->ip_lo, 16);
+			if (!ip_range_bounds(t, lo, hi)) {
+				emit(c, "0");
+				break;
+			}
 		} else {
-			emit(c, lhs.data);
-			emit(c, " BETWEEN ");
-			p_blob(c, t->ip_lo, 16);
-			emit(c, " AND ");
-			p_blob(c, t->ip_hi, 16);
+			memcpy(lo, t->ip_lo, 16);
+			memcpy(hi, t->ip_hi, 16);
 		}
+		emit_ip_range(c, lhs.data, lo, hi);
 		break;
+	}
 	case VIG_T_INT:
 	case VIG_T_TS:
 		if (t->op == VIG_QOP_RANGE) {
@@ -424,14 +558,28 @@ static enum vig_err term_core(struct cc *c, const struct vig_qterm *t)
 		}
 		break;
 	default:
-		if (st == VIG_STO_HEX16 && t->op == VIG_QOP_EQ && strlen(t->value) == 32 &&
-		    hex32(t->value, h)) {
-			emit(c, lhs.data);
+		if ((st == VIG_STO_HEX16 || st == VIG_STO_EVENT_ID) && t->op == VIG_QOP_EQ &&
+		    strlen(t->value) == 32 && hex32(t->value, h)) {
+			emit(c, st == VIG_STO_EVENT_ID ? "(" : "");
+			emit(c, fi->column);
 			emit(c, " IN (");
 			p_blob(c, h, 16);
 			emit(c, ", ");
 			p_text(c, t->value, 32);
 			emit(c, ")");
+			if (st == VIG_STO_EVENT_ID) {
+				/* or generated by the store: offset and the append holding its base */
+				emit(c, " OR (");
+				emit(c, fi->column);
+				emit(c, " = ");
+				p_int(c, (int64_t)((uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 |
+						   (uint32_t)h[14] << 8 | h[15]));
+				emit(c, " AND ");
+				emit(c, vig_field_info(VIG_F_EVENT_INGESTED)->column);
+				emit(c, " = (SELECT id FROM appends WHERE idbase = ");
+				p_blob(c, h, 12);
+				emit(c, ")))");
+			}
 			break;
 		}
 		e = emit_str_cmp(c, lhs.data, t, kw);

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "common/buf.h"
 #include "common/vtime.h"
 #include "event/event_json.h"
@@ -179,6 +181,11 @@ static void test_search_features(void **state)
 	assert_int_equal(q(fx, &SA, "destination.ip:2001:db8::/32", &h), 1);
 	assert_int_equal(q(fx, &SA, "source.ip:fe80::/10", &h), 1);
 	assert_int_equal(q(fx, &SA, "source.ip:0.0.0.0/0", &h), 2);      /* v4 only, not the v6 one */
+	assert_int_equal(q(fx, &SA, "source.ip:\\:\\:/0", &h), 3);       /* v4 (4-byte) and v6 rows */
+	assert_int_equal(q(fx, &SA, "source.ip:[192.168.0.0 TO 203.0.113.9}", &h), 1);
+	assert_int_equal(q(fx, &SA, "source.ip:{192.168.0.5 TO *]", &h), 2); /* 203.0.113.9, fe80::1 */
+	assert_int_equal(q(fx, &SA, "source.ip:[* TO 0.0.0.1]", &h), 0);
+	assert_int_equal(q(fx, &SA, "not source.ip:192.168.0.5", &h), 4);
 	assert_int_equal(q(fx, &SA, "not user.name:root", &h), 3);       /* includes events without user */
 	assert_int_equal(q(fx, &SA, "user.name:root and not event.category:process", &h), 1);
 	assert_int_equal(q(fx, &SA, "(process.name:nc or process.name:curl) and destination.port:4444", &h), 1);
@@ -228,7 +235,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(a.data, b.data);
 	/* And by its assigned id. */
 	char id[40];
-	char qs[64];
+	char qs[256];
 	snprintf(id, sizeof(id), "%s", vig_event_get(e[0], VIG_F_EVENT_ID)->u.s);
 	snprintf(qs, sizeof(qs), "event.id:%s", id);
 	vig_buf_reset(&b);
@@ -237,6 +244,40 @@ static void test_roundtrip(void **state)
 	assert_int_equal(vig_evstore_search(fx->s, &SA, "process.parent.entity_id:NOT-HEX", T0 - HOUR, T0 + HOUR, 10,
 					    false, to_json, bp, &n, eb), VIG_OK);
 	assert_int_equal(n, 1);
+
+	/* Generated ids of one append are distinct and each found; given ids (hex or not) are kept;
+	 * event.ingested is the append's time and searchable. */
+	struct vig_event *m[3];
+	char ids[3][40];
+	m[0] = mk(fx, "acme", T0 + SEC, "process.name=m0");
+	m[1] = mk(fx, "acme", T0 + SEC, "process.name=m1|event.id=ffeeddccbbaa99887766554433221100");
+	m[2] = mk(fx, "acme", T0 + SEC, "process.name=m2|event.id=my-own-id");
+	int64_t before = vig_time_now();
+	append(fx, m, 3);
+	append(fx, e, 1); /* a second append: another base */
+	for (int i = 0; i < 3; i++)
+		snprintf(ids[i], sizeof(ids[i]), "%s", vig_event_get(m[i], VIG_F_EVENT_ID)->u.s);
+	assert_string_equal(ids[1], "ffeeddccbbaa99887766554433221100");
+	assert_string_equal(ids[2], "my-own-id");
+	assert_string_not_equal(ids[0], id);
+	for (int i = 0; i < 3; i++) {
+		snprintf(qs, sizeof(qs), "event.id:%s", ids[i]);
+		vig_buf_reset(&b);
+		assert_int_equal(vig_evstore_search(fx->s, &SA, qs, T0 - HOUR, T0 + HOUR, 10, false, to_json, bp, &n, eb),
+				 VIG_OK);
+		assert_int_equal(n, 1);
+		vig_buf_reset(&a);
+		assert_int_equal(vig_event_to_json(m[i], &a), VIG_OK);
+		assert_string_equal(a.data, b.data);
+	}
+	snprintf(qs, sizeof(qs), "event.id:%.24s*", ids[0]);
+	assert_int_equal(vig_evstore_search(fx->s, &SA, qs, T0 - HOUR, T0 + HOUR, 10, false, to_json, bp, &n, eb), VIG_OK);
+	assert_int_equal(n, 1); /* only m[0] was generated in that append */
+	char ts[40];
+	vig_time_format(before, ts);
+	snprintf(qs, sizeof(qs), "event.ingested:>=%s", ts);
+	assert_int_equal(vig_evstore_search(fx->s, &SA, qs, T0 - HOUR, T0 + HOUR, 10, false, to_json, bp, &n, eb), VIG_OK);
+	assert_int_equal(n, 4); /* both appends after 'before' */
 	vig_buf_release(&a);
 	vig_buf_release(&b);
 }
@@ -420,7 +461,8 @@ static void test_retention(void **state)
 		e[2 * i] = mk(fx, "acme", d0 + i * VIG_NS_PER_DAY + HOUR, "process.name=a");
 		e[2 * i + 1] = mk(fx, "beta", d0 + i * VIG_NS_PER_DAY + HOUR, "process.name=b");
 	}
-	append(fx, e, 8);
+	append(fx, e, 4);     /* days 0 and 1 */
+	append(fx, e + 4, 4); /* days 2 and 3: a second append (appends row) */
 	vig_evstore_stats(fx->s, &st);
 	assert_int_equal(st.partitions, 4);
 	/* now = day 4 00:00; keep 2 days -> days 0 and 1 are wholly older. */
@@ -429,6 +471,20 @@ static void test_retention(void **state)
 	vig_evstore_stats(fx->s, &st);
 	assert_int_equal(st.partitions, 2);
 	assert_int_equal(vig_evstore_count(fx->s, &SALL, "", d0, d0 + 10 * VIG_NS_PER_DAY, &c, eb), VIG_OK);
+	assert_int_equal(c, 4);
+	/* The first append's row (only dropped days used it) is pruned; the rest keep event.ingested. */
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q1 = NULL;
+	snprintf(path, sizeof(path), "%s/events.db", fx->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM appends", -1, &q1, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q1), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q1, 0), 1);
+	sqlite3_finalize(q1);
+	sqlite3_close(db);
+	assert_int_equal(vig_evstore_count(fx->s, &SALL, "event.ingested:*", d0, d0 + 10 * VIG_NS_PER_DAY, &c, eb),
+			 VIG_OK);
 	assert_int_equal(c, 4);
 	/* beta keeps 1 day: its row on day 2 (01:00) goes; day 3 stays. acme untouched. */
 	assert_int_equal(vig_evstore_expire(fx->s, "beta", 1, d0 + 4 * VIG_NS_PER_DAY - 12 * HOUR, &removed, eb), VIG_OK);
@@ -457,6 +513,23 @@ static void test_reopen(void **state)
 	assert_int_equal(vig_evstore_count(fx->s, &SALL, "", T0 - HOUR, T0 + HOUR, &c, eb), VIG_OK);
 	assert_int_equal(c, 7);
 	assert_int_equal(q(fx, &SA, "destination.ip:10.0.0.0/8", &h), 1);
+	/* Dictionary strings written before the reopen are found again (new and old rows alike). */
+	struct vig_event *e[1] = {mk(fx, "acme", T0 + 7 * SEC, "process.name=bash|host.name=Web-01")};
+	append(fx, e, 1);
+	assert_int_equal(q(fx, &SA, "process.name:bash", &h), 2);
+	assert_int_equal(q(fx, &SA, "host.name:web-01", &h), 2);
+
+	/* A database of another layout version is refused with a clear message, not misread. */
+	vig_evstore_close(fx->s);
+	fx->s = NULL;
+	char path[128];
+	sqlite3 *db = NULL;
+	snprintf(path, sizeof(path), "%s/events.db", fx->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(vig_evstore_open(fx->dir, NULL, eb));
+	assert_non_null(strstr(eb, "layout version 1, this build needs"));
 }
 
 /* A child appends, then dies without closing: what append acknowledged is there. */

@@ -164,24 +164,36 @@ static const char *compile(const char *qs)
 
 static void test_sql(void **state)
 {
-	assert_string_equal(compile("process.name:bash"), "process_name = ? COLLATE NOCASE");
+	assert_string_equal(compile("process.name:bash"), "process_name IN (SELECT id FROM dict WHERE v = ? COLLATE NOCASE)");
 	assert_int_equal(sql.n_params, 1);
 	assert_int_equal(sql.params[0].type, VIG_SQLP_TEXT);
 	assert_string_equal(sql.params[0].p, "bash");
 
-	assert_string_equal(compile("event.category:process"), "event_category = ?");
+	assert_string_equal(compile("event.category:process"), "event_category IN (SELECT id FROM dict WHERE v = ?)");
 	assert_string_equal(compile("destination.port:4444"), "destination_port = ?");
 	assert_int_equal(sql.params[0].type, VIG_SQLP_INT);
 	assert_int_equal(sql.params[0].i, 4444);
 
-	assert_string_equal(compile("process.name:ba*_%"), "process_name LIKE ? ESCAPE '\\'");
+	assert_string_equal(compile("process.name:ba*_%"), "process_name IN (SELECT id FROM dict WHERE v LIKE ? ESCAPE '\\')");
 	assert_string_equal(sql.params[0].p, "ba%\\_\\%");
-	assert_string_equal(compile("event.action:ex?c*[x"), "event_action GLOB ?");
+	assert_string_equal(compile("event.action:ex?c*[x"), "event_action IN (SELECT id FROM dict WHERE v GLOB ?)");
 	assert_string_equal(sql.params[0].p, "ex?c*[[]x");
 
-	assert_string_equal(compile("source.ip:10.0.0.0/8"), "source_ip BETWEEN ? AND ?");
+	assert_string_equal(compile("source.ip:10.0.0.0/8"), "(source_ip BETWEEN ? AND ? AND length(source_ip) = 4)");
 	assert_int_equal(sql.params[0].type, VIG_SQLP_BLOB);
+	assert_int_equal(sql.params[0].n, 4); /* IPv4 is stored as 4 bytes */
+	assert_memory_equal(sql.params[0].p, "\x0a\0\0\0", 4);
+	assert_memory_equal(sql.params[1].p, "\x0a\xff\xff\xff", 4);
+	assert_string_equal(compile("source.ip:10.1.2.3"), "source_ip = ?");
+	assert_int_equal(sql.params[0].n, 4);
+	assert_string_equal(compile("source.ip:fe80::/10"), "(source_ip BETWEEN ? AND ? AND length(source_ip) = 16)");
 	assert_int_equal(sql.params[0].n, 16);
+	assert_string_equal(compile("source.ip:::1"), "source_ip = ?");
+	assert_int_equal(sql.params[0].n, 16);
+	assert_string_equal(compile("source.ip:::/0"),
+			    "((source_ip BETWEEN ? AND ? AND length(source_ip) = 4) OR "
+			    "(source_ip BETWEEN ? AND ? AND length(source_ip) = 16))");
+	assert_int_equal(sql.n_params, 4);
 
 	assert_string_equal(compile("destination.port:[1 TO 1024}"), "(destination_port >= ? AND destination_port < ?)");
 	assert_string_equal(compile("not a"), "((message LIKE ? ESCAPE '\\') IS NOT 1)");
@@ -189,8 +201,13 @@ static void test_sql(void **state)
 	assert_string_equal(compile("file.size:>5"), "json_extract(x,'$.\"file.size\"') > ?");
 	assert_string_equal(compile("process.args:-la"),
 			    "EXISTS (SELECT 1 FROM json_each(x,'$.\"process.args\"') WHERE value = ? COLLATE NOCASE)");
-	assert_string_equal(compile("event.id:0123456789abcdef0123456789abcdef"), "event_id IN (?, ?)");
+	assert_string_equal(compile("event.id:0123456789abcdef0123456789abcdef"),
+			    "(event_id IN (?, ?) OR (event_id = ? AND event_ingested = "
+			    "(SELECT id FROM appends WHERE idbase = ?)))");
 	assert_int_equal(sql.params[0].type, VIG_SQLP_BLOB);
+	assert_int_equal(sql.params[2].type, VIG_SQLP_INT); /* offset in a store-generated id */
+	assert_int_equal(sql.params[2].i, 0x89abcdef);
+	assert_int_equal(sql.params[3].n, 12);            /* the append's base */
 	assert_string_equal(compile(""), "1");
 }
 
