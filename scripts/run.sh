@@ -65,11 +65,12 @@ if [ "${VIGIL_NO_AGENT:-0}" != 1 ] && [ -x "$bin/src/agent/vigil-agent" ]; then
 				--data "{\"username\":\"admin\",\"password\":\"$(cat run/admin-password)\"}")
 			csrf=$(json "['csrf_token']" <<<"$login")
 			curl -sSk -b "$cookie" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
-				"$url/api/v1/tokens" --data '{"name":"local-agent","role":"tier1"}' |
+				"$url/api/v1/tokens" --data '{"name":"local-agent","role":"ingest"}' |
 				json "['token']" >run/agent-token
 			rm -f "$cookie"
 		fi
-		"$bin/src/agent/vigil-agent" --server "$url" --token "$(cat run/agent-token)" --insecure \
+		"$bin/src/agent/vigil-agent" --server "$url" --token "$(cat run/agent-token)" \
+			--cacert run/data/tls/server.crt \
 			>>run/agent.log 2>&1 &
 		pids+=($!)
 		agent_msg="a local agent is sending this machine's events (log: run/agent.log)"

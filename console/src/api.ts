@@ -113,4 +113,5 @@ export const ROLES = [
   'detection_engineer',
   'customer_viewer',
   'customer_approver',
+  'ingest',
 ];

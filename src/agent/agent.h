@@ -279,9 +279,11 @@ void vig_agent_emit_stdout(void *ctx, const struct vig_event *ev);
 
 struct vig_agent_poster;
 /* Poster of NDJSON batches to url (POST, "Authorization: Bearer token") from a thread, with a
- * queue of at most max_queue_bytes (0: 8 MiB); when full, new events are dropped and counted. */
-struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token, size_t max_queue_bytes,
-					      char *errbuf);
+ * queue of at most max_queue_bytes (0: 8 MiB); when full, new events are dropped and counted.
+ * cacert: PEM file of the certificates to trust for https (vigild's self-signed certificate),
+ * or NULL for the system's store; the server is always verified. */
+struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token, const char *cacert,
+					      size_t max_queue_bytes, char *errbuf);
 /* Emit callback for the poster (ctx is the poster). */
 void vig_agent_emit_poster(void *ctx, const struct vig_event *ev);
 /* Events dropped because the queue was full; batches sent. */

@@ -33,6 +33,7 @@ static void vig_usage(FILE *out)
 		"  --stdout               print one JSON event per line\n"
 		"  --server URL           post NDJSON batches to URL/api/v1/events\n"
 		"  --token TOKEN          bearer token for --server\n"
+		"  --cacert FILE          trust the certificates in FILE for --server (vigild's DATA/tls/server.crt)\n"
 		"  --watch PATH           file sensor path prefix (repeatable, at most %d)\n"
 		"  --ignore-comm NAME     drop events of processes with this comm (repeatable)\n"
 		"  --no-ebpf              use the fallback sensors (proc connector, inotify, /proc/net)\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "stdout", no_argument, NULL, 's' },      { "server", required_argument, NULL, 'S' },
 		{ "token", required_argument, NULL, 't' }, { "watch", required_argument, NULL, 'w' },
+		{ "cacert", required_argument, NULL, 'C' },
 		{ "ignore-comm", required_argument, NULL, 'i' }, { "no-ebpf", no_argument, NULL, 'n' },
 		{ "health-interval", required_argument, NULL, 'H' }, { "log-level", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 	struct vig_agent_config cfg = { 0 };
 	struct vig_agent_poster *poster = NULL;
 	struct vig_agent *agent = NULL;
-	const char *server = NULL, *token = NULL;
+	const char *server = NULL, *token = NULL, *cacert = NULL;
 	char errbuf[VIG_ERRBUF_SIZE] = "";
 	bool to_stdout = false;
 	struct sigaction sa;
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 		case 's': to_stdout = true; break;
 		case 'S': server = optarg; break;
 		case 't': token = optarg; break;
+		case 'C': cacert = optarg; break;
 		case 'n': cfg.no_ebpf = true; break;
 		case 'w':
 			if (cfg.n_watch == VIG_AGENT_MAX_WATCH || optarg[0] != '/') {
@@ -121,7 +124,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (server) {
-		poster = vig_agent_poster_new(server, token, 0, errbuf);
+		poster = vig_agent_poster_new(server, token, cacert, 0, errbuf);
 		if (!poster)
 			goto out_report;
 	}

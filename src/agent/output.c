@@ -47,6 +47,7 @@ struct vig_line {
 struct vig_agent_poster {
 	char *url;
 	char *auth;                 /* "Authorization: Bearer ..." */
+	char *cacert;               /* PEM file of trusted certificates, or NULL: the system's */
 	size_t max_bytes;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -76,6 +77,8 @@ static bool vig_post(struct vig_agent_poster *p, CURL *c, const char *body, size
 	hdrs = curl_slist_append(hdrs, p->auth);
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, p->url);
+	if (p->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, p->cacert);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -172,8 +175,8 @@ static void *vig_sender(void *arg)
 	return NULL;
 }
 
-struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token, size_t max_queue_bytes,
-					      char *errbuf)
+struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token, const char *cacert,
+					      size_t max_queue_bytes, char *errbuf)
 {
 	struct vig_agent_poster *p;
 	size_t alen;
@@ -192,7 +195,8 @@ struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token
 	alen = strlen(token) + 32;
 	p->auth = malloc(alen);
 	p->url = malloc(strlen(url) + 32);
-	if (!p->auth || !p->url)
+	p->cacert = cacert ? strdup(cacert) : NULL;
+	if (!p->auth || !p->url || (cacert && !p->cacert))
 		goto out_free;
 	snprintf(p->auth, alen, "Authorization: Bearer %s", token);
 	snprintf(p->url, strlen(url) + 32, "%s%s", url,
@@ -210,6 +214,7 @@ struct vig_agent_poster *vig_agent_poster_new(const char *url, const char *token
 	return p;
 out_free:
 	free(p->auth);
+	free(p->cacert);
 	free(p->url);
 	free(p);
 out_nomem:
@@ -276,6 +281,7 @@ void vig_agent_poster_free(struct vig_agent_poster *p, int timeout_ms)
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p->auth);
+	free(p->cacert);
 	free(p->url);
 	free(p);
 	curl_global_cleanup();

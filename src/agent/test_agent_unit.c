@@ -735,10 +735,10 @@ static void test_poster_bad_args(void **state)
 	char err[VIG_ERRBUF_SIZE];
 
 	(void)state;
-	assert_null(vig_agent_poster_new("ftp://x", "t", 0, err));
+	assert_null(vig_agent_poster_new("ftp://x", "t", NULL, 0, err));
 	assert_non_null(strstr(err, "http"));
-	assert_null(vig_agent_poster_new("http://127.0.0.1:1", "", 0, err));
-	assert_null(vig_agent_poster_new("http://127.0.0.1:1", "a\r\nX-Evil: 1", 0, err));
+	assert_null(vig_agent_poster_new("http://127.0.0.1:1", "", NULL, 0, err));
+	assert_null(vig_agent_poster_new("http://127.0.0.1:1", "a\r\nX-Evil: 1", NULL, 0, err));
 }
 
 int main(void)

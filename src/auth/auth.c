@@ -36,6 +36,7 @@ static const char *const ROLE_NAMES[VIG_ROLE__COUNT] = {
 	[VIG_ROLE_DETECTION_ENGINEER] = "detection_engineer",
 	[VIG_ROLE_CUSTOMER_VIEWER] = "customer_viewer",
 	[VIG_ROLE_CUSTOMER_APPROVER] = "customer_approver",
+	[VIG_ROLE_INGEST] = "ingest",
 };
 
 static const char *const PERM_NAMES[VIG_PERM__COUNT] = {
@@ -84,6 +85,7 @@ static const uint32_t ROLE_PERMS[VIG_ROLE__COUNT] = {
 	[VIG_ROLE_DETECTION_ENGINEER] = VIEWER_PERMS | P(EVENTS_WRITE) | P(RULES_WRITE),
 	[VIG_ROLE_CUSTOMER_VIEWER] = VIEWER_PERMS,
 	[VIG_ROLE_CUSTOMER_APPROVER] = VIEWER_PERMS | P(ACTIONS_APPROVE),
+	[VIG_ROLE_INGEST] = P(EVENTS_WRITE),
 };
 
 bool vig_role_parse(const char *s, enum vig_role *out)

@@ -41,6 +41,7 @@ enum vig_role {
 	VIG_ROLE_DETECTION_ENGINEER, /* provider: rules and hunting */
 	VIG_ROLE_CUSTOMER_VIEWER,    /* customer: read-only view of their tenant */
 	VIG_ROLE_CUSTOMER_APPROVER,  /* customer: viewer + approves containment (semi-managed) */
+	VIG_ROLE_INGEST,             /* a sender (agent, integration): writes its tenant's events only */
 	VIG_ROLE__COUNT
 };
 
