@@ -3,17 +3,18 @@
  * multi-pattern matcher per (logsource, field), evaluated once per event.
  *
  * Build: vig_detect_build() takes a rule set (sigma.h), groups the detection rules by their
- * logsource (product, category, service), and per group and per event field compiles every
- * string test of every rule into ONE Hyperscan database (caseless unless `cased`, single
- * match). `re` values go into the same database when Hyperscan accepts them, else they are
- * matched with PCRE2 (JIT). Numeric, CIDR, exists, null, time and fieldref tests are
- * evaluated directly. Correlation and filter rules are kept but not evaluated here.
+ * logsource (product, category, service), and per group and per event field de-duplicates
+ * the string tests of all rules and compiles them into Hyperscan databases: the literals of
+ * Sigma strings into a literal database (confirmed by a glob match), exact values into a hash
+ * table, `re` values into a regex database when Hyperscan accepts them, else PCRE2 (JIT).
+ * Numeric, CIDR, exists, null, time and fieldref tests are evaluated directly. Correlation
+ * and filter rules are kept but not evaluated here. Details in docs/rules.md, "Engine".
  *
  * Match: vig_detect_match() derives the event's logsources (vig_detect_logsources(), the
  * routing documented in docs/rules.md), and for each rule group they select scans each field
  * the group uses once, marks the fired tests in a bitset, and evaluates the condition of the
- * rules that had a test fire plus those whose condition holds with no test fired (purely
- * negative ones). Cost grows with the event, not with the number of rules.
+ * rules that had one of their trigger tests fire plus those whose condition holds with no
+ * test fired (purely negative ones). Cost grows with the event, not with the number of rules.
  *
  * Threads: the engine is immutable once built and may be shared by any number of threads;
  * each thread matches with its own scratch (vig_detect_scratch_new()). Swapping rule sets is
@@ -52,9 +53,9 @@ struct vig_detect_stats {
 	size_t detection_rules; /* rules evaluated per event (kind DETECTION) */
 	size_t groups;          /* distinct logsources */
 	size_t atoms;           /* value tests */
-	size_t hs_patterns;     /* tests compiled into Hyperscan databases */
-	size_t hs_databases;    /* Hyperscan databases (one per group and field) */
-	size_t pcre_patterns;   /* regexes Hyperscan refused, matched with PCRE2 */
+	size_t hs_patterns;     /* string tests not left to PCRE2 (Hyperscan, exact values, globs) */
+	size_t hs_databases;    /* Hyperscan databases (up to two per group and field) */
+	size_t pcre_patterns;   /* regexes matched with PCRE2 (refused by Hyperscan, or on demand) */
 	size_t direct_atoms;    /* numeric, cidr, exists, null, time, fieldref tests */
 	size_t always_rules;    /* rules that can match with no test fired (negative-only) */
 };

@@ -3,7 +3,7 @@
  *
  * Builds engines from SigmaHQ's rules and matches synthetic Linux process-start events (a
  * realistic mix of benign command lines with a few malicious ones), and prints events per
- * CPU-second for each engine, plus the ratio between the largest and the smallest rule count.
+ * CPU-second for each engine (best of three rounds), plus the ratio between the largest and the smallest rule count.
  * The rule counts: the first 100 linux rules, all linux rules, and N rules taken from the
  * whole corpus (default 3000, Windows ones included: they share the process_creation fields,
  * so they stress the per-field databases the way a large, mixed rule set does; their product
@@ -29,6 +29,8 @@ struct collect {
 };
 
 static struct collect *G;
+
+#define ROUNDS 3 /* match loops per engine; the fastest counts */
 
 static int visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -82,10 +84,11 @@ static double bench(struct vig_sigma_ruleset *rs, size_t n_events, const char *l
 	struct vig_detect_engine *eng;
 	struct vig_detect_scratch *s;
 	struct vig_detect_stats st;
+	struct vig_detect_counters cn;
 	struct vig_arena arena;
 	struct vig_event ev;
 	size_t matched = 0, m;
-	double t0, t1, build;
+	double t0, t1 = 0, t, build;
 
 	t0 = cpu_now();
 	eng = vig_detect_build(rs, err);
@@ -103,35 +106,42 @@ static double bench(struct vig_sigma_ruleset *rs, size_t n_events, const char *l
 	}
 	vig_arena_init(&arena, 8192, 1 << 20);
 	vig_event_init(&ev, &arena);
-	t0 = cpu_now();
-	for (size_t i = 0; i < n_events; i++) {
-		const char *const *c = CMDS[i % (sizeof(CMDS) / sizeof(CMDS[0]))];
-		char pid[32];
-		vig_arena_reset(&arena);
-		vig_event_clear(&ev);
-		vig_event_set_cstr(&ev, VIG_F_EVENT_CATEGORY, "process");
-		vig_event_set_cstr(&ev, VIG_F_EVENT_TYPE, "start");
-		vig_event_set_cstr(&ev, VIG_F_AGENT_ID, "bench-agent");
-		vig_event_set_cstr(&ev, VIG_F_HOST_NAME, "web-01");
-		vig_event_set_cstr(&ev, VIG_F_PROCESS_EXECUTABLE, c[0]);
-		vig_event_set_cstr(&ev, VIG_F_PROCESS_NAME, strrchr(c[0], '/') + 1);
-		vig_event_set_cstr(&ev, VIG_F_PROCESS_COMMAND_LINE, c[1]);
-		vig_event_set_cstr(&ev, VIG_F_PROCESS_PARENT_EXECUTABLE, c[2]);
-		vig_event_set_cstr(&ev, VIG_F_PROCESS_WORKING_DIRECTORY, "/home/alice");
-		vig_event_set_cstr(&ev, VIG_F_USER_NAME, "alice");
-		snprintf(pid, sizeof(pid), "%zu", 1000 + i);
-		vig_event_set_text(&ev, VIG_F_PROCESS_PID, pid, strlen(pid));
-		if (vig_detect_match(eng, s, &ev, NULL, NULL, &m) != VIG_OK) {
-			fprintf(stderr, "match failed\n");
-			exit(1);
+	/* Best of ROUNDS rounds: the machine is shared, the best round is the least disturbed. */
+	for (int round = 0; round < ROUNDS; round++) {
+		matched = 0;
+		t0 = cpu_now();
+		for (size_t i = 0; i < n_events; i++) {
+			const char *const *c = CMDS[i % (sizeof(CMDS) / sizeof(CMDS[0]))];
+			char pid[32];
+			vig_arena_reset(&arena);
+			vig_event_clear(&ev);
+			vig_event_set_cstr(&ev, VIG_F_EVENT_CATEGORY, "process");
+			vig_event_set_cstr(&ev, VIG_F_EVENT_TYPE, "start");
+			vig_event_set_cstr(&ev, VIG_F_AGENT_ID, "bench-agent");
+			vig_event_set_cstr(&ev, VIG_F_HOST_NAME, "web-01");
+			vig_event_set_cstr(&ev, VIG_F_PROCESS_EXECUTABLE, c[0]);
+			vig_event_set_cstr(&ev, VIG_F_PROCESS_NAME, strrchr(c[0], '/') + 1);
+			vig_event_set_cstr(&ev, VIG_F_PROCESS_COMMAND_LINE, c[1]);
+			vig_event_set_cstr(&ev, VIG_F_PROCESS_PARENT_EXECUTABLE, c[2]);
+			vig_event_set_cstr(&ev, VIG_F_PROCESS_WORKING_DIRECTORY, "/home/alice");
+			vig_event_set_cstr(&ev, VIG_F_USER_NAME, "alice");
+			snprintf(pid, sizeof(pid), "%zu", 1000 + i);
+			vig_event_set_text(&ev, VIG_F_PROCESS_PID, pid, strlen(pid));
+			if (vig_detect_match(eng, s, &ev, NULL, NULL, &m) != VIG_OK) {
+				fprintf(stderr, "match failed\n");
+				exit(1);
+			}
+			matched += m;
 		}
-		matched += m;
+		t = cpu_now() - t0;
+		t1 = round == 0 ? t : VIG_MIN(t1, t);
 	}
-	t1 = cpu_now() - t0;
+	vig_detect_scratch_counters(s, &cn);
 	printf("%-34s rules=%5zu tests=%6zu hs_db=%3zu pcre=%3zu build=%6.2fs  %10.0f events/cpu-s  "
-	       "(%zu matches)\n",
+	       "(%zu matches per round, %.1f groups and %.1f rules evaluated per event)\n",
 	       label, st.detection_rules, st.atoms, st.hs_databases, st.pcre_patterns, build,
-	       (double)n_events / t1, matched);
+	       (double)n_events / t1, matched, (double)cn.groups / (double)cn.events,
+	       (double)cn.evaluated / (double)cn.events);
 	vig_arena_release(&arena);
 	vig_detect_scratch_free(s);
 	vig_detect_free(eng);

@@ -82,6 +82,43 @@ void vig_sigma_prog_release(struct vig_sigma_prog *prog)
 	memset(prog, 0, sizeof(*prog));
 }
 
+void vig_sigma_prog_optimize(struct vig_sigma_prog *prog)
+{
+	for (uint32_t i = 0; i < prog->n_nodes; i++) {
+		struct vig_sigma_node *nd = &prog->nodes[i];
+		const uint32_t *kids = prog->kids + nd->a;
+		uint32_t first;
+		bool run = nd->n >= 2;
+		if (nd->op != VIG_NODE_AND && nd->op != VIG_NODE_OR)
+			continue;
+		first = run && prog->nodes[kids[0]].op == VIG_NODE_ATOM ? prog->nodes[kids[0]].a : 0;
+		for (uint32_t k = 0; run && k < nd->n; k++)
+			run = prog->nodes[kids[k]].op == VIG_NODE_ATOM && prog->nodes[kids[k]].a == first + k;
+		if (!run)
+			continue;
+		nd->op = nd->op == VIG_NODE_OR ? VIG_NODE_ANY_RANGE : VIG_NODE_ALL_RANGE;
+		nd->a = first;
+	}
+}
+
+/* Whether any (all when `all`) of bits [from, from + n) are set; n > 0. */
+static bool range_test(const uint64_t *bits, uint32_t from, uint32_t n, bool all)
+{
+	uint32_t end = from + n; /* exclusive */
+	uint32_t w0 = from >> 6, w1 = (end - 1) >> 6;
+
+	for (uint32_t w = w0; w <= w1; w++) {
+		uint64_t mask = ~0ull;
+		if (w == w0)
+			mask &= ~0ull << (from & 63);
+		if (w == w1 && (end & 63))
+			mask &= ~0ull >> (64 - (end & 63));
+		if (all ? (bits[w] & mask) != mask : (bits[w] & mask) != 0)
+			return !all;
+	}
+	return all;
+}
+
 bool vig_sigma_prog_eval(const struct vig_sigma_prog *prog, uint32_t node, const uint64_t *bits, uint32_t base)
 {
 	const struct vig_sigma_node *nd = &prog->nodes[node];
@@ -113,6 +150,10 @@ bool vig_sigma_prog_eval(const struct vig_sigma_prog *prog, uint32_t node, const
 		return false;
 	case VIG_NODE_TRUE:
 		return true;
+	case VIG_NODE_ANY_RANGE:
+		return range_test(bits, base + nd->a, nd->n, false);
+	case VIG_NODE_ALL_RANGE:
+		return range_test(bits, base + nd->a, nd->n, true);
 	default:
 		return false;
 	}
