@@ -26,7 +26,7 @@ VIG_BENCH_BUILD=$b python3 bench/ingest.py "$n_ingest" 5000 2 2>&1 | tee -a "$ou
 
 if [ -x "$b/src/store/vig-store-bench" ]; then
 	say "## store: append, field query, top-10"
-	"$b/src/store/vig-store-bench" "$n_store" 2>&1 | tee -a "$out"
+	"$b/src/store/vig-store-bench" --events "$n_store" --days 3 2>&1 | tee -a "$out"
 fi
 
 if [ -x "$b/src/parse/vig-parse-bench" ]; then
