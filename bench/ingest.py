@@ -2,9 +2,11 @@
 """bench/ingest - N events through HTTPS into the store.
 
 Starts a release vigild on a fresh data directory, posts N synthetic events (process, network,
-authentication and firewall mix) as NDJSON batches from the C load generator, checks through the
-API that every event is stored exactly once, stops the server (so the WAL is checkpointed) and
-prints events/s and stored bytes per event, with the NDJSON size as the baseline ratio.
+authentication and firewall mix) as NDJSON batches from the C load generator, each with its own
+X-Vigil-Batch-Id; resends the first batch, which must be answered as a duplicate; checks through
+the API that exactly N events are stored (none lost, none twice); stops the server (so the WAL is
+checkpointed) and prints events/s and stored bytes per event, with the NDJSON size as the
+baseline ratio.
 
     python3 bench/ingest.py [N] [BATCH] [THREADS]      (defaults 1000000 5000 2)
 """
@@ -48,9 +50,10 @@ def main():
         ev_bytes = dir_bytes(os.path.join(srv.data_dir, "events"))
         raw = float(fields["ndjson_bytes_per_event"])
         per = ev_bytes / max(stored, 1)
-        print("ingest: events=%d stored=%d lost=%d events_per_s=%s stored_bytes_per_event=%.1f "
-              "ndjson_bytes_per_event=%.1f ratio_stored_to_ndjson=%.3f"
-              % (n, stored, n - stored, fields["events_per_s"], per, raw, per / raw))
+        print("ingest: events=%d stored=%d lost=%d resend_duplicate=%s events_per_s=%s "
+              "stored_bytes_per_event=%.1f ndjson_bytes_per_event=%.1f ratio_stored_to_ndjson=%.3f"
+              % (n, stored, n - stored, fields["resend_duplicate"], fields["events_per_s"], per,
+                 raw, per / raw))
         return 0 if stored == n and out.returncode == 0 else 1
     finally:
         srv.cleanup()

@@ -4,10 +4,14 @@
  *
  *   vig-ingest-load URL TOKEN N [BATCH] [THREADS]
  *
+ * Every batch carries an X-Vigil-Batch-Id ("bench-<run>-<index>"); after the timed run the first
+ * batch is sent again and must be answered as a duplicate with nothing new stored.
+ *
  * Events are a realistic mix (process starts, network connections, sshd authentications,
  * firewall drops) with varied values, so that the store's compression and indexes see real
  * cardinalities. Bodies are generated before the clock starts; only posting is timed.
- * Output: one line of key=value pairs (events, seconds, events_per_s, accepted, rejected).
+ * Output: one line of key=value pairs (events, seconds, events_per_s, accepted, rejected,
+ * resend_duplicate).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -27,6 +31,8 @@ struct job {
 	char **bodies;           /* NDJSON batches of this thread */
 	size_t *lens;            /* their lengths */
 	size_t n_bodies;         /* how many */
+	size_t first;            /* batch index of bodies[0], for its batch id */
+	const char *run;         /* run id, shared by the batch ids of one invocation */
 	long long accepted;      /* OUT: events acknowledged */
 	long long rejected;      /* OUT: events refused */
 	long long retries;       /* OUT: 429/503 answers retried */
@@ -48,32 +54,45 @@ static long long json_num(const char *body, const char *key)
 	return p ? atoll(p + strlen(key)) : 0;
 }
 
-static void *run_job(void *arg)
+/* Posts one batch with its batch id; *status receives the HTTP status (0 on transport error). */
+static void post_batch(CURL *c, const struct job *j, size_t i, struct vig_buf *resp, long *status)
 {
-	struct job *j = arg;
-	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	struct vig_buf resp;
+	char id[128];
 
-	vig_buf_init(&resp, 1 << 20);
+	snprintf(id, sizeof(id), "X-Vigil-Batch-Id: bench-%s-%zu", j->run, j->first + i);
 	h = curl_slist_append(h, j->auth);
 	h = curl_slist_append(h, "Content-Type: application/x-ndjson");
+	h = curl_slist_append(h, id);
+	vig_buf_reset(resp);
 	curl_easy_setopt(c, CURLOPT_URL, j->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->bodies[i]);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->lens[i]);
+	*status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+}
+
+static void *run_job(void *arg)
+{
+	struct job *j = arg;
+	CURL *c = curl_easy_init();
+	struct vig_buf resp;
+
+	vig_buf_init(&resp, 1 << 20);
 	for (size_t i = 0; i < j->n_bodies; i++) {
 		long status = 0;
-		vig_buf_reset(&resp);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->bodies[i]);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->lens[i]);
-		if (curl_easy_perform(c) != CURLE_OK) {
+		post_batch(c, j, i, &resp, &status);
+		if (status == 0) {
 			j->failed = 1;
 			break;
 		}
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 429 || status == 503) {
 			j->retries++;
 			i--;
@@ -90,9 +109,25 @@ static void *run_job(void *arg)
 		j->rejected += json_num(resp.data, "\"rejected\":");
 	}
 	vig_buf_release(&resp);
-	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return NULL;
+}
+
+/* Sends the first batch again: true when the server answers it as a duplicate that stored
+ * nothing. */
+static bool resend_is_duplicate(const struct job *j)
+{
+	CURL *c = curl_easy_init();
+	struct vig_buf resp;
+	long status = 0;
+	bool dup;
+
+	vig_buf_init(&resp, 1 << 20);
+	post_batch(c, j, 0, &resp, &status);
+	dup = status == 200 && resp.data && strstr(resp.data, "\"duplicate\":true");
+	vig_buf_release(&resp);
+	curl_easy_cleanup(c);
+	return dup;
 }
 
 int main(int argc, char **argv)
@@ -109,11 +144,13 @@ int main(int argc, char **argv)
 	char **bodies = calloc(n_bodies, sizeof(*bodies));
 	size_t *lens = calloc(n_bodies, sizeof(*lens));
 	int64_t base = vig_time_now() - 3600 * VIG_NS_PER_SEC;
+	char run[32];
 	size_t total_bytes = 0;
 
 	if (threads < 1 || threads > 64 || batch == 0 || !bodies || !lens)
 		return 2;
 	snprintf(url, sizeof(url), "%s/api/v1/events", argv[1]);
+	snprintf(run, sizeof(run), "%lld", (long long)vig_time_now());
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", argv[2]);
 	for (unsigned long bi = 0; bi < n_bodies; bi++) {
 		struct vig_buf b;
@@ -129,7 +166,8 @@ int main(int argc, char **argv)
 	for (int t = 0; t < threads; t++) {
 		size_t from = n_bodies * (size_t)t / (size_t)threads;
 		size_t to = n_bodies * (size_t)(t + 1) / (size_t)threads;
-		jobs[t] = (struct job){url, auth, bodies + from, lens + from, to - from, 0, 0, 0, 0};
+		jobs[t] = (struct job){url, auth, bodies + from, lens + from, to - from, from, run,
+				       0, 0, 0, 0};
 	}
 	int64_t t0 = vig_time_mono();
 	for (int t = 0; t < threads; t++)
@@ -144,9 +182,12 @@ int main(int argc, char **argv)
 		failed |= jobs[t].failed;
 	}
 	double secs = (double)(vig_time_mono() - t0) / 1e9;
+	struct job first = {url, auth, bodies, lens, 1, 0, run, 0, 0, 0, 0};
+	bool dup = n_bodies > 0 && resend_is_duplicate(&first);
 	printf("events=%lu seconds=%.3f events_per_s=%.0f accepted=%lld rejected=%lld retries=%lld "
-	       "ndjson_bytes_per_event=%.1f failed=%d\n",
-	       n, secs, (double)n / secs, acc, rej, retries, (double)total_bytes / (double)n, failed);
+	       "ndjson_bytes_per_event=%.1f resend_duplicate=%d failed=%d\n",
+	       n, secs, (double)n / secs, acc, rej, retries, (double)total_bytes / (double)n, dup,
+	       failed);
 	for (unsigned long bi = 0; bi < n_bodies; bi++)
 		free(bodies[bi]);
 	free(bodies);
@@ -154,5 +195,5 @@ int main(int argc, char **argv)
 	free(jobs);
 	free(tids);
 	curl_global_cleanup();
-	return failed || acc != (long long)n ? 1 : 0;
+	return failed || !dup || acc != (long long)n ? 1 : 0;
 }
