@@ -1049,6 +1049,30 @@ out_unlock:
 	return err;
 }
 
+enum vig_err vig_auth_sessions_purge(struct vig_db *db, int64_t now, uint64_t *removed,
+				     char *errbuf)
+{
+	sqlite3_stmt *st = NULL;
+	enum vig_err err = VIG_OK;
+	sqlite3 *c = vig_db_lock(db);
+
+	if (sqlite3_prepare_v2(c, "DELETE FROM sessions WHERE expires <= ?1 OR created <= ?2", -1, &st,
+			       NULL) != SQLITE_OK) {
+		err = vig_errf(errbuf, VIG_EIO, "sessions: %s", sqlite3_errmsg(c));
+		goto out_unlock;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, now - db->cfg.session_max_ns);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = vig_errf(errbuf, VIG_EIO, "sessions: %s", sqlite3_errmsg(c));
+	else if (removed)
+		*removed = (uint64_t)sqlite3_changes(c);
+	sqlite3_finalize(st);
+out_unlock:
+	vig_db_unlock(db);
+	return err;
+}
+
 enum vig_err vig_auth_logout(struct vig_db *db, const char *session_id, char *errbuf)
 {
 	struct vig_principal who;

@@ -332,6 +332,11 @@ enum vig_err vig_auth_session(struct vig_db *db, const char *session_id, int64_t
 			      struct vig_principal *who, char csrf_out[VIG_SESSION_STRLEN]);
 /* Ends a session (unknown ids are VIG_OK: logout is idempotent). */
 enum vig_err vig_auth_logout(struct vig_db *db, const char *session_id, char *errbuf);
+/* Deletes the sessions that have expired by now (idle past their sliding expiry, or older than
+ * the absolute lifetime); *removed (may be NULL) receives how many. Sessions are also refused
+ * when presented expired; this keeps the table from growing with abandoned ones. */
+enum vig_err vig_auth_sessions_purge(struct vig_db *db, int64_t now, uint64_t *removed,
+				     char *errbuf);
 /* Constant-time CSRF check: true only if both are non-NULL, of equal length and equal. */
 bool vig_auth_csrf_ok(const char *expected, const char *given);
 

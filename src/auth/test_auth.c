@@ -380,6 +380,20 @@ static void test_session_and_csrf(void **state)
 	assert_int_equal(vig_auth_session(f->db, s.id, T0 + 4 * ttl, &who, NULL), VIG_EAUTH);
 	assert_int_equal(vig_auth_session(f->db, s.id, T0 + 1, &who, NULL), VIG_EAUTH); /* deleted */
 
+	/* Purge: an idle session past its expiry goes, a live one stays. */
+	{
+		struct vig_session live, idle;
+		uint64_t removed = 99;
+		assert_int_equal(vig_auth_login(f->db, "alice", PW, NULL, T0, &idle, &who, err), VIG_OK);
+		assert_int_equal(vig_auth_login(f->db, "alice", PW, NULL, T0 + ttl, &live, &who, err), VIG_OK);
+		/* idle, and any session of the earlier steps that expired by then */
+		assert_int_equal(vig_auth_sessions_purge(f->db, T0 + ttl + 1, &removed, err), VIG_OK);
+		assert_true(removed >= 1);
+		assert_int_equal(vig_auth_session(f->db, live.id, T0 + ttl + 2, &who, NULL), VIG_OK);
+		assert_int_equal(vig_auth_sessions_purge(f->db, T0 + ttl + 3, &removed, err), VIG_OK);
+		assert_int_equal(removed, 0);
+	}
+
 	/* Malformed and unknown ids, logout. */
 	assert_int_equal(vig_auth_session(f->db, "abc", T0, &who, NULL), VIG_EAUTH);
 	assert_int_equal(vig_auth_session(f->db, NULL, T0, &who, NULL), VIG_EAUTH);

@@ -4,8 +4,9 @@
  *
  * One run: the horizon is the longest retention of any tenant; day partitions wholly older
  * than the horizon are dropped (cheap), then tenants with a shorter retention have their older
- * rows deleted from the partitions that remain. The job runs on its own thread so that a long
- * delete never stalls the event loop; the store serialises it with ingest on its writer.
+ * rows deleted from the partitions that remain; last, expired console sessions are purged. The
+ * job runs on its own thread so that a long delete never stalls the event loop; the store
+ * serialises it with ingest on its writer.
  */
 #include "server_int.h"
 
@@ -49,9 +50,14 @@ enum vig_err vig_retention_run_once(struct vig_server *srv, int64_t now_ns, char
 		deleted += removed;
 	}
 	free(tenants);
+	uint64_t sessions = 0;
 	if (err == VIG_OK)
-		vig_info("retention", "retention run", "horizon_days=%d partitions_dropped=%llu rows_deleted=%llu",
-			 horizon, (unsigned long long)dropped, (unsigned long long)deleted);
+		err = vig_auth_sessions_purge(srv->db, now_ns, &sessions, errbuf);
+	if (err == VIG_OK)
+		vig_info("retention", "retention run",
+			 "horizon_days=%d partitions_dropped=%llu rows_deleted=%llu sessions_purged=%llu",
+			 horizon, (unsigned long long)dropped, (unsigned long long)deleted,
+			 (unsigned long long)sessions);
 	return err;
 }
 
