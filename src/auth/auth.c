@@ -546,16 +546,17 @@ static void token_from_row(sqlite3_stmt *st, struct vig_token *t)
 	t->revoked = sqlite3_column_int(st, 8) != 0;
 }
 
+static void token_fill(sqlite3_stmt *st, void *row)
+{
+	token_from_row(st, row);
+}
+
 enum vig_err vig_token_list(struct vig_db *db, const struct vig_principal *actor,
 			    const char *tenant, struct vig_token **out, size_t *n, char *errbuf)
 {
-	struct vig_token *rows = NULL, *grown;
-	size_t count = 0, cap = 0;
 	const char *scope;
-	sqlite3_stmt *st = NULL;
+	void *rows = NULL;
 	enum vig_err err;
-	sqlite3 *c;
-	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -564,40 +565,12 @@ enum vig_err vig_token_list(struct vig_db *db, const struct vig_principal *actor
 	err = vig_principal_scope(actor, tenant, &scope, errbuf);
 	if (err)
 		return err;
-	c = vig_db_lock(db);
-	err = vig_db_prepare(c,
-			     "SELECT " TOKEN_COLS " FROM api_tokens WHERE ?1 IS NULL OR tenant_id = ?1"
-			     " ORDER BY id LIMIT ?2",
-			     &st, errbuf);
-	if (err)
-		goto out_unlock;
-	if (scope)
-		sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, VIG_AUTH_LIST_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(rows, cap * sizeof(*rows));
-			if (!grown) {
-				err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-				break;
-			}
-			rows = grown;
-		}
-		token_from_row(st, &rows[count++]);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = vig_errf(errbuf, VIG_EIO, "list tokens: %s", sqlite3_errmsg(c));
-	sqlite3_finalize(st);
-out_unlock:
-	vig_db_unlock(db);
-	if (err) {
-		free(rows);
-		return err;
-	}
+	err = vig_db_list(db,
+			  "SELECT " TOKEN_COLS " FROM api_tokens WHERE ?1 IS NULL OR tenant_id = ?1"
+			  " ORDER BY id LIMIT ?2",
+			  scope, sizeof(struct vig_token), token_fill, "tokens", &rows, n, errbuf);
 	*out = rows;
-	*n = count;
-	return VIG_OK;
+	return err;
 }
 
 static enum vig_err token_load_locked(sqlite3 *c, int64_t id, struct vig_token *t, char *errbuf)

@@ -32,6 +32,16 @@ void vig_db_rollback(sqlite3 *c);
 /* Prepares sql; VIG_EIO with sqlite's message on failure. */
 enum vig_err vig_db_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, char *errbuf);
 
+/* Copies the current row of st into row (a struct of the list's type). */
+typedef void vig_row_fill_fn(sqlite3_stmt *st, void *row);
+/* Runs a list query whose ?1 is the tenant filter (scope; NULL binds NULL = every tenant) and
+ * ?2 the row limit (VIG_AUTH_LIST_MAX), and collects each row with fill into a malloc'ed array
+ * of row_size-byte elements (*out, *n). The caller has checked permissions and scope; what
+ * names the list in errors ("tenants"). */
+enum vig_err vig_db_list(struct vig_db *db, const char *sql, const char *scope, size_t row_size,
+			 vig_row_fill_fn *fill, const char *what, void **out, size_t *n,
+			 char *errbuf);
+
 /* vig_audit_append() for a caller that holds the lock and an open transaction; ts is the
  * row time in ns. */
 enum vig_err vig_audit_append_locked(sqlite3 *c, const struct vig_principal *actor,

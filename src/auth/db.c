@@ -321,3 +321,49 @@ int vig_db_schema_version(struct vig_db *db)
 	pthread_mutex_unlock(&db->mu);
 	return v;
 }
+
+enum vig_err vig_db_list(struct vig_db *db, const char *sql, const char *scope, size_t row_size,
+			 vig_row_fill_fn *fill, const char *what, void **out, size_t *n,
+			 char *errbuf)
+{
+	char *rows = NULL, *grown;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	enum vig_err err;
+	sqlite3 *c;
+	int rc = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	c = vig_db_lock(db);
+	err = vig_db_prepare(c, sql, &st, errbuf);
+	if (err)
+		goto out_unlock;
+	if (scope)
+		sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, VIG_AUTH_LIST_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(rows, cap * row_size);
+			if (!grown) {
+				err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+				break;
+			}
+			rows = grown;
+		}
+		fill(st, rows + count++ * row_size);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = vig_errf(errbuf, VIG_EIO, "list %s: %s", what, sqlite3_errmsg(c));
+	sqlite3_finalize(st);
+out_unlock:
+	vig_db_unlock(db);
+	if (err) {
+		free(rows);
+		return err;
+	}
+	*out = rows;
+	*n = count;
+	return VIG_OK;
+}

@@ -245,54 +245,28 @@ enum vig_err vig_tenant_create(struct vig_db *db, const struct vig_principal *ac
 	return err;
 }
 
+static void tenant_fill(sqlite3_stmt *st, void *row)
+{
+	tenant_from_row(st, row);
+}
+
 enum vig_err vig_tenant_list(struct vig_db *db, const struct vig_principal *actor,
 			     struct vig_tenant **out, size_t *n, char *errbuf)
 {
-	struct vig_tenant *rows = NULL, *grown;
-	size_t count = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
+	void *rows = NULL;
 	enum vig_err err;
-	sqlite3 *c;
-	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!vig_principal_can(actor, VIG_PERM_TENANTS_READ))
 		return vig_errf(errbuf, VIG_EPERM, "tenants:read required");
-	c = vig_db_lock(db);
-	err = vig_db_prepare(c,
-			     "SELECT " TENANT_COLS " FROM tenants WHERE ?1 IS NULL OR id = ?1"
-			     " ORDER BY id LIMIT ?2",
-			     &st, errbuf);
-	if (err)
-		goto out_unlock;
-	if (!actor->provider)
-		sqlite3_bind_text(st, 1, actor->tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, VIG_AUTH_LIST_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(rows, cap * sizeof(*rows));
-			if (!grown) {
-				err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-				break;
-			}
-			rows = grown;
-		}
-		tenant_from_row(st, &rows[count++]);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = vig_errf(errbuf, VIG_EIO, "list tenants: %s", sqlite3_errmsg(c));
-	sqlite3_finalize(st);
-out_unlock:
-	vig_db_unlock(db);
-	if (err) {
-		free(rows);
-		return err;
-	}
+	err = vig_db_list(db,
+			  "SELECT " TENANT_COLS " FROM tenants WHERE ?1 IS NULL OR id = ?1"
+			  " ORDER BY id LIMIT ?2",
+			  actor->provider ? NULL : actor->tenant, sizeof(struct vig_tenant),
+			  tenant_fill, "tenants", &rows, n, errbuf);
 	*out = rows;
-	*n = count;
-	return VIG_OK;
+	return err;
 }
 
 enum vig_err vig_tenant_get(struct vig_db *db, const struct vig_principal *actor,
@@ -556,16 +530,17 @@ enum vig_err vig_user_create(struct vig_db *db, const struct vig_principal *acto
 	return err;
 }
 
+static void user_fill(sqlite3_stmt *st, void *row)
+{
+	user_from_row(st, row);
+}
+
 enum vig_err vig_user_list(struct vig_db *db, const struct vig_principal *actor,
 			   const char *tenant, struct vig_user **out, size_t *n, char *errbuf)
 {
-	struct vig_user *rows = NULL, *grown;
-	size_t count = 0, cap = 0;
 	const char *scope;
-	sqlite3_stmt *st = NULL;
+	void *rows = NULL;
 	enum vig_err err;
-	sqlite3 *c;
-	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -574,40 +549,12 @@ enum vig_err vig_user_list(struct vig_db *db, const struct vig_principal *actor,
 	err = vig_principal_scope(actor, tenant, &scope, errbuf);
 	if (err)
 		return err;
-	c = vig_db_lock(db);
-	err = vig_db_prepare(c,
-			     "SELECT " USER_COLS " FROM users WHERE ?1 IS NULL OR tenant_id = ?1"
-			     " ORDER BY id LIMIT ?2",
-			     &st, errbuf);
-	if (err)
-		goto out_unlock;
-	if (scope)
-		sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, VIG_AUTH_LIST_MAX);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(rows, cap * sizeof(*rows));
-			if (!grown) {
-				err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-				break;
-			}
-			rows = grown;
-		}
-		user_from_row(st, &rows[count++]);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = vig_errf(errbuf, VIG_EIO, "list users: %s", sqlite3_errmsg(c));
-	sqlite3_finalize(st);
-out_unlock:
-	vig_db_unlock(db);
-	if (err) {
-		free(rows);
-		return err;
-	}
+	err = vig_db_list(db,
+			  "SELECT " USER_COLS " FROM users WHERE ?1 IS NULL OR tenant_id = ?1"
+			  " ORDER BY id LIMIT ?2",
+			  scope, sizeof(struct vig_user), user_fill, "users", &rows, n, errbuf);
 	*out = rows;
-	*n = count;
-	return VIG_OK;
+	return err;
 }
 
 enum vig_err vig_user_get(struct vig_db *db, const struct vig_principal *actor, int64_t id,
