@@ -398,6 +398,9 @@ const struct vig_val *vig_event_ext_get(const struct vig_event *ev, const char *
 }
 
 /* Slot for key: the existing entry or a new one; NULL on limits. */
+static struct vig_val *ext_append(struct vig_event *ev, const char *key, bool copy,
+				  enum vig_err *rc);
+
 static struct vig_val *ext_slot(struct vig_event *ev, const char *key, enum vig_err *rc)
 {
 	size_t len = strlen(key);
@@ -419,6 +422,13 @@ static struct vig_val *ext_slot(struct vig_event *ev, const char *key, enum vig_
 		*rc = VIG_EINVAL;
 		return NULL;
 	}
+	return ext_append(ev, key, true, rc);
+}
+
+/* Appends an entry for key (copied into the arena when copy) with no value; NULL with *rc at
+ * the limits. */
+static struct vig_val *ext_append(struct vig_event *ev, const char *key, bool copy, enum vig_err *rc)
+{
 	if (ev->n_ext >= VIG_EVENT_MAX_EXT) {
 		*rc = VIG_ETOOBIG;
 		return NULL;
@@ -436,7 +446,8 @@ static struct vig_val *ext_slot(struct vig_event *ev, const char *key, enum vig_
 		ev->cap_ext = cap;
 	}
 	struct vig_ext *e = &ev->ext[ev->n_ext];
-	e->key = vig_arena_strndup(ev->arena, key, len);
+	e->key = copy ? vig_arena_strndup(ev->arena, key, strlen(key)) : key;
+	e->static_key = false;
 	if (!e->key) {
 		*rc = VIG_ETOOBIG;
 		return NULL;
@@ -444,6 +455,23 @@ static struct vig_val *ext_slot(struct vig_event *ev, const char *key, enum vig_
 	memset(&e->v, 0, sizeof(e->v));
 	ev->n_ext++;
 	return &e->v;
+}
+
+struct vig_val *vig_event_ext_slot_static(struct vig_event *ev, const char *key)
+{
+	enum vig_err rc = VIG_OK;
+
+	struct vig_val *v;
+
+	/* Static keys are unique pointers: only keys set through the general setters need a
+	 * string comparison. */
+	for (uint32_t i = 0; i < ev->n_ext; i++)
+		if (ev->ext[i].static_key ? ev->ext[i].key == key : strcmp(ev->ext[i].key, key) == 0)
+			return &ev->ext[i].v;
+	v = ext_append(ev, key, false, &rc);
+	if (v)
+		ev->ext[ev->n_ext - 1].static_key = true;
+	return v;
 }
 
 enum vig_err vig_event_ext_str(struct vig_event *ev, const char *key, const char *s, size_t n)

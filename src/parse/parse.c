@@ -124,31 +124,10 @@ const char *const pkey_names[PK__COUNT] = {
 #undef PKEY
 };
 
-/* The slot of key k: the existing entry (same key pointer) or a new one; NULL on limits. */
+/* The slot of key k (see vig_event_ext_slot_static); NULL on limits. */
 static struct vig_val *pk_slot(struct vig_event *ev, enum pkey k)
 {
-	const char *key = pkey_names[k];
-
-	for (uint32_t i = 0; i < ev->n_ext; i++)
-		if (ev->ext[i].key == key)
-			return &ev->ext[i].v;
-	if (ev->n_ext >= VIG_EVENT_MAX_EXT)
-		return NULL;
-	if (ev->n_ext == ev->cap_ext) {
-		/* Same growth as the event module: double from 8. */
-		uint32_t cap = ev->cap_ext ? ev->cap_ext * 2 : 8;
-		struct vig_ext *e = vig_arena_alloc(ev->arena, cap * sizeof(*e));
-		if (!e)
-			return NULL;
-		if (ev->n_ext)
-			memcpy(e, ev->ext, ev->n_ext * sizeof(*e));
-		ev->ext = e;
-		ev->cap_ext = cap;
-	}
-	struct vig_ext *e = &ev->ext[ev->n_ext++];
-	e->key = key; /* static storage: outlives every arena */
-	memset(&e->v, 0, sizeof(e->v));
-	return &e->v;
+	return vig_event_ext_slot_static(ev, pkey_names[k]);
 }
 
 enum vig_err pk_str(struct vig_event *ev, enum pkey k, const char *s, size_t n)
@@ -200,10 +179,7 @@ enum vig_err pk_num(struct vig_event *ev, enum pkey k, const char *s, size_t n)
 
 const struct vig_val *pk_get(const struct vig_event *ev, enum pkey k)
 {
-	for (uint32_t i = 0; i < ev->n_ext; i++)
-		if (ev->ext[i].key == pkey_names[k])
-			return &ev->ext[i].v;
-	return NULL;
+	return vig_event_ext_get(ev, pkey_names[k], strlen(pkey_names[k]));
 }
 
 /* ---- Shared helpers (parse_int.h). ---- */

@@ -968,6 +968,16 @@ static void test_fast_keys(void **state)
 	assert_int_equal(pk_str(&f->ev, PK_IPTABLES_TOS, "b", 1), VIG_OK);
 	assert_int_equal(f->ev.n_ext, 1);
 	assert_string_equal(get(f, "iptables.tos"), "b");
+	/* The same key through the general setter is the same field, in either order. */
+	assert_int_equal(vig_event_ext_str(&f->ev, "iptables.tos", "c", 1), VIG_OK);
+	assert_int_equal(pk_str(&f->ev, PK_IPTABLES_TOS, "d", 1), VIG_OK);
+	assert_int_equal(f->ev.n_ext, 1);
+	assert_string_equal(get(f, "iptables.tos"), "d");
+	vig_arena_reset(&f->arena);
+	vig_event_clear(&f->ev);
+	assert_int_equal(vig_event_ext_str(&f->ev, "iptables.tos", "e", 1), VIG_OK);
+	assert_int_equal(pk_str(&f->ev, PK_IPTABLES_TOS, "f", 1), VIG_OK);
+	assert_int_equal(f->ev.n_ext, 1);
 }
 
 int main(void)
