@@ -111,6 +111,10 @@ static const struct vig_ctl_cmd_spec commands[] = {
 	 "[KEY=VALUE...] [--limit N]", "list incidents (KEY=VALUE filters)", opts_limit},
 	{VIG_CTL_CMD_RULES_LIST, "rules", "list", 0, 0, "", "list detection rules", NULL},
 	{VIG_CTL_CMD_RULES_ADD, "rules", "add", 1, 1, "FILE", "add a Sigma rule (YAML file)", NULL},
+	/* @agents */
+	/* @syslog */
+	/* @intel */
+	/* @detectx */
 };
 
 static const struct vig_ctl_opt_spec global_opts[] = {

@@ -1343,6 +1343,10 @@ static int run_api(struct ctx *x)
 	case VIG_CTL_CMD_INCIDENTS_LIST: return filtered_list(x, "incidents", cols_incidents);
 	case VIG_CTL_CMD_RULES_LIST: return list_cmd(x, "/api/v1/rules", "rules", cols_rules);
 	case VIG_CTL_CMD_RULES_ADD: return cmd_rules_add(x);
+	/* @agents */
+	/* @syslog */
+	/* @intel */
+	/* @detectx */
 	default: return fail_local(x, "command not implemented");
 	}
 }

@@ -56,6 +56,10 @@ enum vig_ctl_cmd_id {
 	VIG_CTL_CMD_TENANTS_LIST, VIG_CTL_CMD_TENANTS_ADD, VIG_CTL_CMD_TENANTS_SET,
 	VIG_CTL_CMD_AUDIT_LIST, VIG_CTL_CMD_AUDIT_VERIFY, VIG_CTL_CMD_ALERTS_LIST,
 	VIG_CTL_CMD_INCIDENTS_LIST, VIG_CTL_CMD_RULES_LIST, VIG_CTL_CMD_RULES_ADD,
+	/* @agents */
+	/* @syslog */
+	/* @intel */
+	/* @detectx */
 };
 
 struct vig_ctl_cmd_spec {

@@ -80,6 +80,10 @@ static const struct vig_cfg_opt options[] = {
 	    "Directory of Sigma rules (`*.yml` and `*.yaml` files, read recursively at start and on every rule change) applied to every tenant in addition to the rules managed through the API; empty means none."),
 	OPT("alerts.dedupe_window_s", VIG_CFG_INT, "3600", dedupe_window_s, 1, 30 * 86400,
 	    "Seconds from an alert's first match during which further matches of the same rule, tenant and entity (host.name, else user.name, else source.ip) raise its count instead of opening a new alert."),
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 };
 
 const struct vig_cfg_opt *vig_config_options(size_t *n)

@@ -45,6 +45,10 @@ struct vig_config {
 	int64_t sse_buffer_bytes;          /* unsent bytes per subscriber before it is dropped */
 	char rules_dir[VIG_CFG_PATH_MAX];  /* Sigma rules applied to every tenant; "" = none */
 	int64_t dedupe_window_s;           /* alert dedupe window from first_seen */
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 };
 
 enum vig_cfg_type {

@@ -130,6 +130,10 @@ void vig_api_metrics(struct vig_req *r)
 		       (long long)srv->connections,
 		       (long long)((vig_time_mono() - srv->started_mono) / VIG_NS_PER_SEC));
 	vig_alerts_metrics(srv, &b); /* detection and alerts (api_alerts.c) */
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);
 		vig_reply_err(r, VIG_EINTERNAL, "metrics too large");

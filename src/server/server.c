@@ -88,6 +88,10 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_DELETE, "/api/v1/tokens/{id}", vig_api_token_delete, VIG_PERM_TOKENS_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/audit", vig_api_audit_list, VIG_PERM_AUDIT_READ},
 	{EVHTTP_REQ_POST, "/api/v1/audit/verify", vig_api_audit_verify, VIG_PERM_AUDIT_READ},
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
 };
 
@@ -661,6 +665,10 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	srv->retention = vig_retention_start(srv, errbuf);
 	if (!srv->retention)
 		goto out_free;
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	return srv;
 out_free:
 	vig_server_free(srv);
@@ -739,6 +747,10 @@ void vig_server_free(struct vig_server *srv)
 	if (!srv)
 		return;
 	vig_retention_stop(srv->retention);
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	if (srv->ingest) {
 		vig_ingest_drain(srv->ingest);
 		vig_ingest_free(srv->ingest);

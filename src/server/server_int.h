@@ -101,6 +101,10 @@ struct vig_server {
 	bool accepting_paused;            /* listener disabled at max_connections */
 	bool stopping;                    /* shutdown began */
 	int port;                         /* bound port */
+	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 };
 
 /* Per request; heap-allocated because replies may be asynchronous (ingest, stream). Exactly
@@ -187,6 +191,11 @@ void vig_api_rule_delete(struct vig_req *r);
 void vig_api_events_ingest(struct vig_req *r); /* ingest.c */
 void vig_api_stream(struct vig_req *r);        /* sse.c */
 void vig_api_metrics(struct vig_req *r);       /* metrics.c */
+
+/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 
 /* ---- ingest (ingest.c) ---- */
 struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf);
