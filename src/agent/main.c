@@ -1,22 +1,29 @@
 /*
- * main.c - vigil-agent: runs the endpoint sensors and writes events to stdout (--stdout) or
- * posts them to a Vigil server (--server URL --token TOKEN).
+ * main.c - vigil-agent: runs the endpoint sensors and sends their events, and the forwarded
+ * logs, to stdout or to a Vigil server.
  *
- *   vigil-agent --stdout [--watch PATH]... [--ignore-comm NAME]... [--no-ebpf]
- *               [--health-interval SECONDS] [--log-level LEVEL]
- *   vigil-agent --server URL --token TOKEN [same options]
+ *   vigil-agent --stdout [options]
+ *   vigil-agent --server URL --cacert FILE --enroll TOKEN [--state-dir DIR] [options]
+ *   vigil-agent [--server URL] [--state-dir DIR] [options]      (already enrolled: mutual TLS)
+ *   vigil-agent --server URL --token TOKEN [options]             (POST /api/v1/events, no spool)
  *
- * Without --watch the file sensor watches /etc, /root/.ssh, /usr/bin, /usr/sbin, /usr/lib/systemd
- * and /var/spool/cron. Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on usage.
+ * Enrolled mode: events go through the disk spool to /api/v1/agent/events, with heartbeats,
+ * inventory and response actions (transport.h). --enroll on an agent that is already enrolled
+ * keeps the stored identity (so a service can always run with the same arguments) unless
+ * --reenroll is given. Without --watch the file sensor watches /etc, /root/.ssh, /usr/bin,
+ * /usr/sbin, /usr/lib/systemd and /var/spool/cron. Exit status: 0 after SIGINT/SIGTERM, 1 on a
+ * runtime failure, 2 on usage.
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "common/log.h"
+#include "transport.h"
 
 static volatile int vig_stop;
 
@@ -29,11 +36,22 @@ static void vig_on_signal(int sig)
 static void vig_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vigil-agent (--stdout | --server URL --token TOKEN) [options]\n"
+		"usage: vigil-agent (--stdout | --server URL [--enroll TOKEN | --token TOKEN]) [options]\n"
 		"  --stdout               print one JSON event per line\n"
-		"  --server URL           post NDJSON batches to URL/api/v1/events\n"
-		"  --token TOKEN          bearer token for --server\n"
+		"  --server URL           vigild's URL (https://host:port)\n"
+		"  --enroll TOKEN         enrol with this one-time token (key, CSR, certificate in --state-dir)\n"
+		"  --reenroll             enrol again even when --state-dir holds an identity\n"
+		"  --enroll-only          exit after enrolling\n"
+		"  --state-dir DIR        identity, spool and positions (default " VIG_AGENT_STATE_DIR ")\n"
+		"  --spool-max-bytes N    bound of the disk spool (default 256 MiB; oldest batches dropped)\n"
+		"  --heartbeat SEC        seconds between heartbeats until the server says (default 30)\n"
+		"  --no-actions           do not poll for response actions\n"
+		"  --token TOKEN          legacy: post to URL/api/v1/events with this bearer token, no spool\n"
 		"  --cacert FILE          trust the certificates in FILE for --server (vigild's DATA/tls/server.crt)\n"
+		"  --tail PATH[:FORMAT]   forward a log file (repeatable; FORMAT a parser name, auto or wtmp)\n"
+		"  --journal              forward the systemd journal's login and account entries\n"
+		"  --journal-dir DIR      read the journal files in DIR instead of the local journal\n"
+		"  --no-sensors           forward logs only (no process, file or network sensors)\n"
 		"  --watch PATH           file sensor path prefix (repeatable, at most %d)\n"
 		"  --ignore-comm NAME     drop events of processes with this comm (repeatable)\n"
 		"  --no-ebpf              use the fallback sensors (proc connector, inotify, /proc/net)\n"
@@ -46,55 +64,98 @@ static void vig_usage(FILE *out)
 static const char *const vig_default_watch[] = { "/etc", "/root/.ssh", "/usr/bin", "/usr/sbin",
 						 "/usr/lib/systemd", "/var/spool/cron" };
 
-int main(int argc, char **argv)
+struct vig_opts {
+	struct vig_agent_config cfg;
+	const char *server, *token, *cacert, *enroll, *state_dir, *journal_dir;
+	struct vig_tail_file tails[VIG_TAIL_MAX_FILES];
+	size_t n_tails;
+	uint64_t spool_max;
+	int heartbeat_s;
+	bool to_stdout, reenroll, enroll_only, no_actions, journal, no_sensors;
+};
+
+/* Parses the command line into o; returns -1 to go on, else the exit status. */
+static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 {
 	static const struct option opts[] = {
 		{ "stdout", no_argument, NULL, 's' },      { "server", required_argument, NULL, 'S' },
 		{ "token", required_argument, NULL, 't' }, { "watch", required_argument, NULL, 'w' },
-		{ "cacert", required_argument, NULL, 'C' },
+		{ "cacert", required_argument, NULL, 'C' }, { "enroll", required_argument, NULL, 'E' },
+		{ "reenroll", no_argument, NULL, 'R' },    { "enroll-only", no_argument, NULL, 'O' },
+		{ "state-dir", required_argument, NULL, 'D' }, { "spool-max-bytes", required_argument, NULL, 'M' },
+		{ "heartbeat", required_argument, NULL, 'B' }, { "no-actions", no_argument, NULL, 'A' },
+		{ "tail", required_argument, NULL, 'T' },  { "journal", no_argument, NULL, 'J' },
+		{ "journal-dir", required_argument, NULL, 'j' }, { "no-sensors", no_argument, NULL, 'N' },
 		{ "ignore-comm", required_argument, NULL, 'i' }, { "no-ebpf", no_argument, NULL, 'n' },
 		{ "health-interval", required_argument, NULL, 'H' }, { "log-level", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vig_agent_config cfg = { 0 };
-	struct vig_agent_poster *poster = NULL;
-	struct vig_agent *agent = NULL;
-	const char *server = NULL, *token = NULL, *cacert = NULL;
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	bool to_stdout = false;
-	struct sigaction sa;
+	char errbuf[VIG_ERRBUF_SIZE];
 	int64_t v;
-	int c, rc = 1;
+	int c;
 
+	o->state_dir = VIG_AGENT_STATE_DIR;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': to_stdout = true; break;
-		case 'S': server = optarg; break;
-		case 't': token = optarg; break;
-		case 'C': cacert = optarg; break;
-		case 'n': cfg.no_ebpf = true; break;
+		case 's': o->to_stdout = true; break;
+		case 'S': o->server = optarg; break;
+		case 't': o->token = optarg; break;
+		case 'C': o->cacert = optarg; break;
+		case 'E': o->enroll = optarg; break;
+		case 'R': o->reenroll = true; break;
+		case 'O': o->enroll_only = true; break;
+		case 'D': o->state_dir = optarg; break;
+		case 'A': o->no_actions = true; break;
+		case 'J': o->journal = true; break;
+		case 'j': o->journal_dir = optarg; o->journal = true; break;
+		case 'N': o->no_sensors = true; break;
+		case 'n': o->cfg.no_ebpf = true; break;
+		case 'M':
+			if (!vig_parse_i64(optarg, strlen(optarg), &v) || v < (int64_t)VIG_SPOOL_MIN_MAX) {
+				fprintf(stderr, "vigil-agent: --spool-max-bytes takes at least %u bytes\n",
+					VIG_SPOOL_MIN_MAX);
+				return 2;
+			}
+			o->spool_max = (uint64_t)v;
+			break;
+		case 'B':
+			if (!vig_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 3600) {
+				fprintf(stderr, "vigil-agent: --heartbeat takes 1..3600 seconds\n");
+				return 2;
+			}
+			o->heartbeat_s = (int)v;
+			break;
+		case 'T':
+			if (o->n_tails == VIG_TAIL_MAX_FILES ||
+			    vig_tail_spec_parse(optarg, &o->tails[o->n_tails], errbuf) != VIG_OK) {
+				fprintf(stderr, "vigil-agent: %s\n",
+					o->n_tails == VIG_TAIL_MAX_FILES ? "too many --tail" : errbuf);
+				return 2;
+			}
+			o->n_tails++;
+			break;
 		case 'w':
-			if (cfg.n_watch == VIG_AGENT_MAX_WATCH || optarg[0] != '/') {
+			if (o->cfg.n_watch == VIG_AGENT_MAX_WATCH || optarg[0] != '/') {
 				fprintf(stderr, "vigil-agent: --watch takes an absolute path, at most %d\n",
 					VIG_AGENT_MAX_WATCH);
 				return 2;
 			}
-			cfg.watch[cfg.n_watch++] = optarg;
+			o->cfg.watch[o->cfg.n_watch++] = optarg;
 			break;
 		case 'i':
-			if (cfg.n_ignore == VIG_AGENT_MAX_IGNORE) {
+			if (o->cfg.n_ignore == VIG_AGENT_MAX_IGNORE) {
 				fprintf(stderr, "vigil-agent: too many --ignore-comm\n");
 				return 2;
 			}
-			cfg.ignore_comm[cfg.n_ignore++] = optarg;
+			o->cfg.ignore_comm[o->cfg.n_ignore++] = optarg;
 			break;
 		case 'H':
 			if (!vig_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 86400) {
 				fprintf(stderr, "vigil-agent: --health-interval takes 1..86400 seconds\n");
 				return 2;
 			}
-			cfg.health_interval_s = (int)v;
+			o->cfg.health_interval_s = (int)v;
 			break;
 		case 'l':
 			if (vig_log_level_parse(optarg) < 0) {
@@ -110,32 +171,134 @@ int main(int argc, char **argv)
 		default: vig_usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || to_stdout == (server != NULL) || (server && !token)) {
+	if (optind != argc || (o->to_stdout && (o->server || o->enroll || o->token)) ||
+	    (o->token && o->enroll) || (o->enroll && !o->server) || (o->token && !o->server) ||
+	    (o->enroll_only && !o->enroll)) {
 		vig_usage(stderr);
 		return 2;
 	}
-	if (!cfg.n_watch) {
+	if (!o->cfg.n_watch) {
 		for (size_t i = 0; i < VIG_ARRAY_LEN(vig_default_watch); i++)
-			cfg.watch[cfg.n_watch++] = vig_default_watch[i];
+			o->cfg.watch[o->cfg.n_watch++] = vig_default_watch[i];
 	}
+	return -1;
+}
+
+/* Enrols or loads the identity; fills id and *server (the URL to use). */
+static enum vig_err vig_identity(struct vig_opts *o, struct vig_identity *id, char *errbuf)
+{
+	enum vig_err err = vig_state_dir_prepare(o->state_dir, errbuf);
+
+	if (err != VIG_OK)
+		return err;
+	err = vig_identity_load(o->state_dir, id, errbuf);
+	if (o->enroll && (err == VIG_ENOTFOUND || o->reenroll))
+		return vig_enroll(o->server, o->cacert, o->enroll, o->state_dir, id, errbuf);
+	if (err == VIG_OK && o->enroll)
+		vig_info("agent", "already enrolled, --enroll ignored (use --reenroll to enrol again)",
+			 "agent_id=%s", id->agent_id);
+	return err;
+}
+
+/* Emit callback of the --stdout mode that several threads share. */
+static void vig_emit_stdout_locked(void *ctx, const struct vig_event *ev)
+{
+	(void)ctx;
+	flockfile(stdout);
+	vig_agent_emit_stdout(NULL, ev);
+	funlockfile(stdout);
+}
+
+static enum vig_err vig_wait_stop(void)
+{
+	while (!vig_stop)
+		usleep(200 * 1000);
+	return VIG_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct vig_opts o = { 0 };
+	struct vig_transport_config tc = { 0 };
+	struct vig_forward_sink sink = { 0 };
+	struct vig_agent_poster *poster = NULL;
+	struct vig_transport *transport = NULL;
+	struct vig_journal *journal = NULL;
+	struct vig_tail *tail = NULL;
+	struct vig_agent *agent = NULL;
+	struct vig_agent_host host;
+	struct vig_identity id;
+	vig_agent_emit_fn *emit = vig_emit_stdout_locked;
+	void *emit_ctx = NULL;
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	struct sigaction sa;
+	int rc = vig_parse_opts(argc, argv, &o);
+
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vig_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (server) {
-		poster = vig_agent_poster_new(server, token, cacert, 0, errbuf);
+	if (vig_agent_host_init(&host, NULL, errbuf) != VIG_OK)
+		goto out_report;
+	if (o.token) {
+		poster = vig_agent_poster_new(o.server, o.token, o.cacert, 0, errbuf);
 		if (!poster)
 			goto out_report;
+		emit = vig_agent_emit_poster;
+		emit_ctx = poster;
+	} else if (!o.to_stdout) {
+		if (vig_identity(&o, &id, errbuf) != VIG_OK)
+			goto out_report;
+		if (o.enroll_only) {
+			printf("%s\n", id.agent_id);
+			return 0;
+		}
+		tc.server = o.server ? o.server : id.server;
+		tc.cacert = o.cacert ? o.cacert : (id.server_ca_path[0] ? id.server_ca_path : NULL);
+		tc.state_dir = o.state_dir;
+		tc.id = &id;
+		tc.spool_max_bytes = o.spool_max;
+		tc.heartbeat_s = o.heartbeat_s;
+		tc.no_actions = o.no_actions;
+		tc.mode = o.no_sensors ? NULL : (o.cfg.no_ebpf ? "fallback" : "ebpf");
+		transport = vig_transport_new(&tc, errbuf);
+		if (!transport)
+			goto out_report;
+		emit = vig_agent_emit_transport;
+		emit_ctx = transport;
 	}
-	agent = vig_agent_new(&cfg, poster ? vig_agent_emit_poster : vig_agent_emit_stdout, poster, errbuf);
+	sink.emit = transport ? vig_transport_emit : emit;
+	sink.ctx = emit_ctx;
+	sink.host = &host;
+	if ((o.n_tails || o.journal) && vig_state_dir_prepare(o.state_dir, errbuf) != VIG_OK)
+		goto out_free;
+	if (o.n_tails && !(tail = vig_tail_start(o.tails, o.n_tails, o.state_dir, &sink, 0, errbuf)))
+		goto out_free;
+	if (o.journal && !(journal = vig_journal_start(o.journal_dir, o.state_dir, &sink, errbuf)))
+		goto out_free;
+	if (o.no_sensors) {
+		rc = vig_wait_stop() == VIG_OK ? 0 : 1;
+		goto out_free;
+	}
+	agent = vig_agent_new(&o.cfg, emit, emit_ctx, errbuf);
 	if (!agent)
 		goto out_free;
+	if (transport)
+		vig_transport_set_agent(transport, agent);
 	if (vig_agent_run(agent, &vig_stop, errbuf) == VIG_OK)
 		rc = 0;
 out_free:
+	vig_tail_stop(tail);
+	vig_journal_stop(journal);
+	if (transport)
+		vig_transport_set_agent(transport, NULL);
 	vig_agent_free(agent);
 	vig_agent_poster_free(poster, 5000);
+	vig_transport_free(transport, 5000);
 out_report:
 	if (rc)
 		vig_error("agent", "vigil-agent failed", "err=\"%s\"", errbuf);
