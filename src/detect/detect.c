@@ -36,6 +36,7 @@
 #include <pcre2.h>
 
 #include "detect.h"
+#include "filter.h"
 #include "sigma_int.h"
 
 #define TRIGGER 0x80000000u /* atom_rule[] bit: the atom makes its rule a candidate */
@@ -133,6 +134,7 @@ struct vig_detect_engine {
 	size_t n_groups, cap_groups;
 	size_t max_atoms, max_rules;
 	struct vig_detect_stats stats;
+	struct vig_filter_index *filters; /* Sigma filters (filter.c); compiled into groups as rules */
 };
 
 struct vig_detect_scratch {
@@ -157,6 +159,7 @@ struct vig_detect_scratch {
 	size_t route_len;              /* ... (0: none cached) */
 	uint32_t *route;               /* ... and the groups that applied to them */
 	size_t n_route;
+	struct vig_filter_run *frun; /* filters fired and matches held for the event (filter.c) */
 	struct vig_detect_counters c;
 };
 
@@ -223,6 +226,8 @@ size_t vig_detect_logsources(const struct vig_event *ev, struct vig_detect_logso
 	else if (eq(ds, "iptables") || eq(ds, "nftables") || prefix(ds, "cef") || prefix(ds, "leef") ||
 		 prefix(ds, "firewall") || eq(obs, "firewall"))
 		cats[nc++] = "firewall";
+	if (nc < 4 && (eq(cat, "intrusion_detection") || eq(obs, "ids")))
+		cats[nc++] = "ids"; /* IDS/IPS alerts (Suricata, CEF from an IPS) */
 	if (nc < 4 && vig_event_get(ev, VIG_F_DNS_QUESTION_NAME))
 		cats[nc++] = "dns";
 	/* Services. */
@@ -1005,6 +1010,7 @@ void vig_detect_free(struct vig_detect_engine *e)
 		free(g->lazy);
 	}
 	free(e->groups);
+	vig_filter_index_free(e->filters);
 	vig_sigma_ruleset_release(&e->rs);
 	free(e);
 }
@@ -1024,11 +1030,13 @@ struct vig_detect_engine *vig_detect_build(struct vig_sigma_ruleset *rs, char *e
 	e->stats.rules = e->rs.n;
 	for (size_t i = 0; i < e->rs.n && !err; i++) {
 		struct vig_sigma_rule *r = e->rs.rules[i];
-		if (r->kind != VIG_SIGMA_DETECTION || !r->prog)
+		if ((r->kind != VIG_SIGMA_DETECTION && r->kind != VIG_SIGMA_FILTER) || !r->prog)
 			continue;
-		e->stats.detection_rules++;
+		e->stats.detection_rules += r->kind == VIG_SIGMA_DETECTION;
 		err = add_rule(e, r, errbuf);
 	}
+	if (!err && !(e->filters = vig_filter_index_build(e->rs.rules, e->rs.n, errbuf)))
+		err = VIG_ENOMEM;
 	for (size_t i = 0; i < e->n_groups && !err; i++) {
 		struct group *g = &e->groups[i];
 		for (size_t j = 0; j < g->n_slots && !err; j++) {
@@ -1076,6 +1084,7 @@ void vig_detect_scratch_free(struct vig_detect_scratch *s)
 	free(s->lbits);
 	free(s->lknown);
 	free(s->route);
+	vig_filter_run_free(s->frun);
 	free(s);
 }
 
@@ -1095,7 +1104,8 @@ struct vig_detect_scratch *vig_detect_scratch_new(const struct vig_detect_engine
 	s->lknown = calloc(e->max_atoms + 1, sizeof(*s->lknown));
 	s->md = pcre2_match_data_create(1, NULL);
 	s->mctx = pcre2_match_context_create(NULL);
-	if (!s->bits || !s->rmarks || !s->cand || !s->fired || !s->route || !s->lbits || !s->lknown || !s->md || !s->mctx)
+	s->frun = vig_filter_run_new(e->filters);
+	if (!s->frun || !s->bits || !s->rmarks || !s->cand || !s->fired || !s->route || !s->lbits || !s->lknown || !s->md || !s->mctx)
 		goto out_nomem;
 	pcre2_set_match_limit(s->mctx, PCRE_MATCH_LIMIT);
 	for (size_t i = 0; i < e->n_groups; i++) {
@@ -1511,6 +1521,8 @@ static enum vig_err match_group(struct vig_detect_scratch *s, const struct group
 		s->c.evaluated++;
 		if (gr->has_lazy ? eval_node(s, ev, s->cand[i], gr->rule->prog->root)
 				 : vig_sigma_prog_eval(gr->rule->prog, gr->rule->prog->root, s->bits, gr->base)) {
+			if (vig_filter_run_match(s->frun, gr->rule) != VIG_FILTER_PASS)
+				continue; /* a filter, or a rule a filter may still remove */
 			(*n_matched)++;
 			s->c.matched++;
 			if (cb && cb(ctx, gr->rule))
@@ -1583,6 +1595,11 @@ enum vig_err vig_detect_match(const struct vig_detect_engine *e, struct vig_dete
 	route(s, ls, nls);
 	for (size_t i = 0; i < s->n_route && !stop && !err; i++)
 		err = match_group(s, &e->groups[s->route[i]], ev, cb, ctx, &matched, &stop);
+	{
+		size_t held = vig_filter_run_finish(s->frun, err ? NULL : cb, ctx, &stop, &s->c.filtered);
+		matched += held;
+		s->c.matched += held;
+	}
 	if (n_matched)
 		*n_matched = matched;
 	return err;

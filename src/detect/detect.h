@@ -8,7 +8,8 @@
  * Sigma strings into a literal database (confirmed by a glob match), exact values into a hash
  * table, `re` values into a regex database when Hyperscan accepts them, else PCRE2 (JIT).
  * Numeric, CIDR, exists, null, time and fieldref tests are evaluated directly. Correlation
- * and filter rules are kept but not evaluated here. Details in docs/rules.md, "Engine".
+ * rules are kept but not evaluated here (correlate.h); filter rules are compiled like detection
+ * rules and remove the matches of the rules they apply to (filter.h). Details in docs/rules.md.
  *
  * Match: vig_detect_match() derives the event's logsources (vig_detect_logsources(), the
  * routing documented in docs/rules.md), and for each rule group they select scans each field
@@ -97,6 +98,7 @@ struct vig_detect_counters {
 	uint64_t evaluated;   /* rule conditions evaluated */
 	uint64_t matched;     /* rules matched */
 	uint64_t pcre_errors; /* PCRE2 matches abandoned (match limit) */
+	uint64_t filtered;    /* matches removed by Sigma filters (filter.h) */
 };
 void vig_detect_scratch_counters(const struct vig_detect_scratch *s, struct vig_detect_counters *out);
 
