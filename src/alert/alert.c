@@ -24,7 +24,7 @@ static const char *const STATUS_NAMES[VIG_ALERT_STATUS__COUNT] = {"open", "ackno
 
 #define ALERT_COLUMNS                                                                              \
 	"id, tenant_id, rule_id, severity, status, count, first_seen, last_seen, title, host, user, " \
-	"event_ids, data"
+	"event_ids, data, incident_id"
 
 const char *vig_alert_severity_name(enum vig_alert_severity s)
 {
@@ -175,6 +175,8 @@ json_t *vig_alert_to_json(const struct vig_alert *a)
 		      a->entity_field[0] ? a->entity_field : NULL, "value",
 		      a->entity_field[0] ? a->entity : NULL, "assignee",
 		      a->assignee[0] ? a->assignee : NULL, "techniques", tech, "event_ids", ids);
+	if (o)
+		json_object_set_new(o, "incident_id", a->incident_id ? json_integer(a->incident_id) : json_null());
 	return o;
 }
 
@@ -186,7 +188,8 @@ void vig_alert_release(struct vig_alert *a)
 	a->event_ids = NULL;
 }
 
-/* The data column: {"techniques":[...],"entity":{"field","value"},"assignee","published"}. */
+/* The data column: {"techniques":[...],"entity":{"field","value"},"assignee","published",
+ * "event_time"} (event_time only when known). */
 static char *data_json(const struct vig_alert *a, int64_t published)
 {
 	json_t *tech = json_array(), *o;
@@ -199,6 +202,8 @@ static char *data_json(const struct vig_alert *a, int64_t published)
 		      (json_int_t)published);
 	if (!o)
 		return NULL;
+	if (a->event_time > 0)
+		json_object_set_new(o, "event_time", json_integer(a->event_time));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -225,6 +230,7 @@ static void data_parse(struct vig_alert *a, const char *text, int64_t *published
 	copy_str(a->entity, sizeof(a->entity), json_string_value(json_object_get(v, "value")));
 	copy_str(a->assignee, sizeof(a->assignee), json_string_value(json_object_get(o, "assignee")));
 	*published = json_integer_value(json_object_get(o, "published"));
+	a->event_time = json_integer_value(json_object_get(o, "event_time"));
 out:
 	json_decref(o);
 }
@@ -261,6 +267,7 @@ static enum vig_err row_read(sqlite3_stmt *st, struct vig_alert *a, int64_t *pub
 			return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	}
 	data_parse(a, (const char *)sqlite3_column_text(st, 12), &pub);
+	a->incident_id = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
 	if (published)
 		*published = pub;
 	return VIG_OK;
@@ -416,6 +423,7 @@ static enum vig_err tx_insert(struct vig_alert_tx *tx, const struct vig_alert_ma
 					      VIG_ALERT_MAX_TECHNIQUES);
 	copy_str(a.entity_field, sizeof(a.entity_field), ef);
 	copy_str(a.entity, sizeof(a.entity), ev);
+	a.event_time = m->event_ns;
 	data = data_json(&a, now);
 	if (m->event_id && strlen(m->event_id) < VIG_ALERT_EVENT_ID_MAX)
 		ids = ids_append(NULL, m->event_id);
@@ -425,8 +433,10 @@ static enum vig_err tx_insert(struct vig_alert_tx *tx, const struct vig_alert_ma
 	}
 	sqlite3_bind_text(st, 1, m->tenant, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, m->rule_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, vig_alert_severity_name(vig_alert_severity_of_level(m->level)), -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 3,
+			  vig_alert_severity_name(m->has_severity ? m->severity
+								  : vig_alert_severity_of_level(m->level)),
+			  -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, key, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_text(st, 6, m->title, (int)strnlen(m->title, VIG_ALERT_TEXT_MAX - 1),

@@ -72,7 +72,7 @@ struct vig_alert {
 	char tenant[VIG_NAME_MAX];               /* owning tenant */
 	char rule_id[VIG_ALERT_RULE_ID_MAX];     /* the rule that fired */
 	char title[VIG_ALERT_TEXT_MAX];          /* the rule's title */
-	enum vig_alert_severity severity;        /* from the rule's level */
+	enum vig_alert_severity severity;        /* from the rule's level, raised by asset criticality */
 	enum vig_alert_status status;
 	int64_t count;                           /* matches folded into the alert */
 	int64_t first_seen, last_seen;           /* ns, detection time */
@@ -84,6 +84,8 @@ struct vig_alert {
 	char techniques[VIG_ALERT_MAX_TECHNIQUES][VIG_ALERT_TECHNIQUE_MAX]; /* "T1059.004" */
 	size_t n_techniques;
 	char *event_ids;                         /* JSON array of strings, owned, or NULL */
+	int64_t incident_id;                     /* the incident holding the alert, 0 = none */
+	int64_t event_time;                      /* @timestamp of the first matching event, 0 = unknown */
 };
 
 /* What one match carries into vig_alert_tx_record(). Strings are borrowed; NULL = absent. */
@@ -96,6 +98,9 @@ struct vig_alert_match {
 	size_t n_tags;
 	const char *host, *user, *source_ip;
 	const char *event_id;          /* the matching event's id */
+	int64_t event_ns;              /* the event's @timestamp (ns), 0 = unknown; the MTTD reads it */
+	bool has_severity;             /* severity below overrides the level (asset criticality, policy.h) */
+	enum vig_alert_severity severity;
 };
 
 /* "informational", "low", ... for a severity; "unknown" when out of range. */
@@ -123,7 +128,7 @@ enum vig_err vig_alert_dedupe_key(const struct vig_alert_match *m, char key[VIG_
 
 /* The alert as a JSON object (new reference): id, tenant, rule_id, title, severity, status,
  * count, first_seen, last_seen (RFC 3339), host, user, entity {field, value}, assignee,
- * techniques, event_ids. NULL on out of memory. */
+ * techniques, event_ids, incident_id (null when in no incident). NULL on out of memory. */
 json_t *vig_alert_to_json(const struct vig_alert *a);
 
 /* Frees what a holds (event_ids); the struct itself is the caller's. NULL does nothing. */

@@ -316,7 +316,8 @@ static enum vig_err load_dir(struct vig_alert_rules *r, struct vig_alert_engine 
 		if (len < 0 || (size_t)len >= sizeof(path) || stat(path, &sb) != 0)
 			continue;
 		if (S_ISDIR(sb.st_mode)) {
-			if (depth < VIG_ALERT_RULES_DIR_DEPTH)
+			/* "tests" folders hold test events of the rules beside them (rules/tests) */
+			if (depth < VIG_ALERT_RULES_DIR_DEPTH && strcmp(names[i], "tests") != 0)
 				err = load_dir(r, e, rs, path, depth + 1, errbuf);
 		} else if (S_ISREG(sb.st_mode) && has_rule_ext(names[i])) {
 			struct vig_sigma_opts opts = {.max_bytes = VIG_ALERT_RULE_YAML_MAX};

@@ -60,6 +60,15 @@ enum vig_err vig_audit_append(struct vig_db *db, const struct vig_principal *act
 			      const char *after_json, const char *reason, int64_t *id_out,
 			      char *errbuf);
 
+/* vig_audit_append() for a caller that holds the lock (vig_db_lock()) and an open
+ * transaction, so that a change and its audit row commit together or not at all; ts is the
+ * row time in ns. */
+enum vig_err vig_audit_append_locked(sqlite3 *c, const struct vig_principal *actor,
+				     const char *tenant, const char *action,
+				     const char *object_type, const char *object_id,
+				     const char *before_json, const char *after_json,
+				     const char *reason, int64_t ts, int64_t *id_out, char *errbuf);
+
 /* Recomputes the whole chain. *rows gets the number of rows checked; *first_bad_id the id of
  * the first row whose hash, prev_hash or id sequence is wrong (0 if none); head_hash
  * (VIG_AUDIT_HASH_STRLEN bytes, may be NULL) the last row's hash (or 64 zeros when empty).

@@ -42,13 +42,6 @@ enum vig_err vig_db_list(struct vig_db *db, const char *sql, const char *scope, 
 			 vig_row_fill_fn *fill, const char *what, void **out, size_t *n,
 			 char *errbuf);
 
-/* vig_audit_append() for a caller that holds the lock and an open transaction; ts is the
- * row time in ns. */
-enum vig_err vig_audit_append_locked(sqlite3 *c, const struct vig_principal *actor,
-				     const char *tenant, const char *action,
-				     const char *object_type, const char *object_id,
-				     const char *before_json, const char *after_json,
-				     const char *reason, int64_t ts, int64_t *id_out, char *errbuf);
 
 /* Copies src into dst (size bytes), truncating; always NUL-terminates. */
 void vig_auth_copy(char *dst, size_t size, const char *src);
