@@ -36,6 +36,8 @@ cat >run/vigild.yaml <<CFG
 # Written by scripts/run.sh (make run); see docs/configuration.md for every option.
 console:
   dir: $top/console/dist
+detect:
+  rules_dir: $top/rules
 CFG
 "$bin/src/server/vigild" --config run/vigild.yaml --data run/data --listen "$listen" >>run/vigild.log 2>&1 &
 pids+=($!)
@@ -59,18 +61,21 @@ fi
 
 if [ "${VIGIL_NO_AGENT:-0}" != 1 ] && [ -x "$bin/src/agent/vigil-agent" ]; then
 	if [ "$(id -u)" -eq 0 ]; then
-		if [ ! -s run/agent-token ]; then
+		# Enrol once with a single-use enrolment token; later runs reuse run/agent/ (its key,
+		# certificate and spool). Events, heartbeats and actions then go over mutual TLS.
+		enroll=()
+		if [ ! -s run/agent/agent.json ]; then
 			cookie=$(mktemp)
 			login=$(curl -sSk -c "$cookie" "$url/api/v1/login" -H 'Content-Type: application/json' \
 				--data "{\"username\":\"admin\",\"password\":\"$(cat run/admin-password)\"}")
 			csrf=$(json "['csrf_token']" <<<"$login")
-			curl -sSk -b "$cookie" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
-				"$url/api/v1/tokens" --data '{"name":"local-agent","role":"ingest"}' |
-				json "['token']" >run/agent-token
+			tok=$(curl -sSk -b "$cookie" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+				"$url/api/v1/enroll-tokens" --data '{"name":"local-agent","uses":1}' | json "['token']")
 			rm -f "$cookie"
+			enroll=(--enroll "$tok")
 		fi
-		"$bin/src/agent/vigil-agent" --server "$url" --token "$(cat run/agent-token)" \
-			--cacert run/data/tls/server.crt \
+		"$bin/src/agent/vigil-agent" --server "$url" --cacert run/data/tls/server.crt \
+			--state-dir run/agent "${enroll[@]}" --journal \
 			>>run/agent.log 2>&1 &
 		pids+=($!)
 		agent_msg="a local agent is sending this machine's events (log: run/agent.log)"

@@ -1344,9 +1344,40 @@ static int run_api(struct ctx *x)
 	case VIG_CTL_CMD_RULES_LIST: return list_cmd(x, "/api/v1/rules", "rules", cols_rules);
 	case VIG_CTL_CMD_RULES_ADD: return cmd_rules_add(x);
 	/* @agents */
+	case VIG_CTL_CMD_AGENTS_LIST: case VIG_CTL_CMD_AGENTS_SHOW: case VIG_CTL_CMD_AGENTS_REVOKE:
+	case VIG_CTL_CMD_AGENTS_INVENTORY: case VIG_CTL_CMD_ENROLL_TOKEN_CREATE:
+	case VIG_CTL_CMD_ENROLL_TOKEN_LIST: case VIG_CTL_CMD_ENROLL_TOKEN_REVOKE:
+	case VIG_CTL_CMD_ACTION_RUN: case VIG_CTL_CMD_ACTION_LIST: case VIG_CTL_CMD_ACTION_SHOW:
+	case VIG_CTL_CMD_ACTION_CANCEL: case VIG_CTL_CMD_ACTION_FETCH: {
+		int vig_ctl_cmds_agents(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+					FILE *); /* cmds_agents.c */
+		return vig_ctl_cmds_agents(a, x->client, x->out, x->err);
+	}
 	/* @syslog */
+	case VIG_CTL_CMD_REPLAY: case VIG_CTL_CMD_SOURCES_LIST: case VIG_CTL_CMD_REDUCTION_STATS: {
+		int vig_ctl_cmds_logs(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+				      FILE *); /* cmds_logs.c */
+		return vig_ctl_cmds_logs(a, x->client, x->out, x->err);
+	}
 	/* @intel */
+	case VIG_CTL_CMD_INTEL_FEEDS: case VIG_CTL_CMD_INTEL_ADD: case VIG_CTL_CMD_INTEL_REFRESH:
+	case VIG_CTL_CMD_INTEL_LOOKUP: case VIG_CTL_CMD_ATTACK_COVERAGE: {
+		int vig_ctl_cmds_intel(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+				       FILE *); /* cmds_intel.c */
+		return vig_ctl_cmds_intel(a, x->client, x->out, x->err);
+	}
 	/* @detectx */
+	case VIG_CTL_CMD_RULES_VALIDATE: case VIG_CTL_CMD_RULES_TEST: case VIG_CTL_CMD_RULES_IMPORT:
+	case VIG_CTL_CMD_RULES_ENABLE: case VIG_CTL_CMD_RULES_DISABLE: case VIG_CTL_CMD_HUNT_RUN:
+	case VIG_CTL_CMD_HUNT_SHOW: case VIG_CTL_CMD_HUNT_CANCEL: case VIG_CTL_CMD_HUNT_LIST:
+	case VIG_CTL_CMD_ASSETS_LIST: case VIG_CTL_CMD_ASSETS_ADD: case VIG_CTL_CMD_ASSETS_DELETE:
+	case VIG_CTL_CMD_EXCEPTIONS_LIST: case VIG_CTL_CMD_EXCEPTIONS_ADD:
+	case VIG_CTL_CMD_EXCEPTIONS_DELETE: case VIG_CTL_CMD_SUPPRESSIONS_LIST:
+	case VIG_CTL_CMD_SUPPRESSIONS_ADD: case VIG_CTL_CMD_SUPPRESSIONS_DELETE: {
+		int vig_ctl_cmds_detectx(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+					 FILE *); /* cmds_rules.c */
+		return vig_ctl_cmds_detectx(a, x->client, x->out, x->err);
+	}
 	default: return fail_local(x, "command not implemented");
 	}
 }

@@ -114,6 +114,7 @@ struct match_ctx {
 	struct vig_detect_worker *w;
 	const char *tenant; /* of the event being matched */
 	size_t ev;          /* its index */
+	struct vig_event *const *evs; /* the batch (correlations read the matching event) */
 	struct pending_match *pend;
 	size_t n_pend, cap_pend;
 	bool overflow;      /* more than PENDING_MAX matches in the batch */
@@ -136,6 +137,8 @@ static int on_rule(void *arg, const struct vig_sigma_rule *rule)
 	if (!info || (info->tenant && strcmp(info->tenant, c->tenant) != 0))
 		return 0; /* another tenant's rule */
 	atomic_fetch_add(&c->srv->metrics.detect_matches, 1);
+	if (!vig_correlation_match(c->srv, rule, c->evs[c->ev], c->tenant))
+		return 0; /* only feeds correlations (Sigma generate: false; correlation.c) */
 	if (c->n_pend == c->cap_pend) {
 		size_t cap = c->cap_pend ? 2 * c->cap_pend : 64;
 		void *p = cap <= PENDING_MAX ? realloc(c->pend, cap * sizeof(*c->pend)) : NULL;
@@ -152,6 +155,14 @@ static int on_rule(void *arg, const struct vig_sigma_rule *rule)
 	return 0;
 }
 
+/* The event's @timestamp in ns, 0 when absent. */
+static int64_t ts_field(const struct vig_event *ev)
+{
+	const struct vig_val *v = vig_event_get(ev, VIG_F_TIMESTAMP);
+
+	return v && v->type == VIG_T_TS ? v->u.i : 0;
+}
+
 static const char *str_field(const struct vig_event *ev, enum vig_field f)
 {
 	const struct vig_val *v = vig_event_get(ev, f);
@@ -165,6 +176,7 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 	struct vig_metrics *mt = &c->srv->metrics;
 	char errbuf[VIG_ERRBUF_SIZE] = "";
 	struct vig_alert_tx *tx = NULL;
+	struct vig_policy_snap *pol;
 	enum vig_err err;
 
 	err = vig_alert_tx_begin(c->srv->db, c->srv->cfg.dedupe_window_s * VIG_NS_PER_SEC, &tx,
@@ -174,6 +186,7 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 		atomic_fetch_add(&mt->detect_errors, c->n_pend);
 		return;
 	}
+	pol = vig_detect_mgmt_policy(c->srv); /* assets, exceptions, suppressions (api_detect.c) */
 	for (size_t i = 0; i < c->n_pend; i++) {
 		const struct pending_match *p = &c->pend[i];
 		const struct vig_event *ev = evs[p->ev];
@@ -182,7 +195,8 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 			.tenant = str_field(ev, VIG_F_TENANT_ID), .rule_id = p->info->rule_id,
 			.title = p->rule->title, .level = p->rule->level, .tags = p->rule->tags.v,
 			.n_tags = p->rule->tags.n, .host = str_field(ev, VIG_F_HOST_NAME),
-			.user = str_field(ev, VIG_F_USER_NAME), .event_id = str_field(ev, VIG_F_EVENT_ID)};
+			.user = str_field(ev, VIG_F_USER_NAME), .event_id = str_field(ev, VIG_F_EVENT_ID),
+			.event_ns = ts_field(ev)};
 		enum vig_alert_outcome oc;
 		const char *direct = NULL;
 		bool publish = false;
@@ -193,6 +207,8 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 			vig_val_text(ip, ipbuf, sizeof(ipbuf), &direct);
 			m.source_ip = direct ? direct : ipbuf;
 		}
+		if (!vig_detect_mgmt_admit(c->srv, pol, ev, &m, now))
+			continue; /* an exception or an active suppression (api_detect.c) */
 		err = vig_alert_tx_record(tx, &m, now, &oc, &id, &publish, errbuf);
 		if (err != VIG_OK) {
 			atomic_fetch_add(&mt->detect_errors, 1);
@@ -209,6 +225,7 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 		if (publish)
 			publish_later(c->w, id);
 	}
+	vig_detect_mgmt_policy_release(pol);
 	if (vig_alert_tx_commit(tx, errbuf) != VIG_OK) {
 		vig_error("detect", "alert commit failed", "err=\"%s\"", errbuf);
 		atomic_fetch_add(&mt->detect_errors, 1);
@@ -216,19 +233,19 @@ static void record_all(struct match_ctx *c, struct vig_event *const *evs, int64_
 	}
 }
 
-/* Publishes the alerts collected in w (after the commit). */
-static void publish_all(struct vig_server *srv, struct vig_detect_worker *w)
+void vig_alerts_publish_ids(struct vig_server *srv, const int64_t *ids, size_t n)
 {
 	char errbuf[VIG_ERRBUF_SIZE];
 	struct vig_principal sys;
 
 	vig_principal_system(&sys);
-	for (size_t i = 0; i < w->n_pub; i++) {
+	vig_incidents_group(srv, ids, n); /* new alerts into incidents (api_incidents.c) */
+	for (size_t i = 0; i < n; i++) {
 		struct vig_alert a;
 		json_t *j;
 		char *s;
 
-		if (vig_alert_get(srv->db, &sys, w->pub[i], &a, errbuf) != VIG_OK)
+		if (vig_alert_get(srv->db, &sys, ids[i], &a, errbuf) != VIG_OK)
 			continue;
 		j = vig_alert_to_json(&a);
 		s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -239,19 +256,26 @@ static void publish_all(struct vig_server *srv, struct vig_detect_worker *w)
 		json_decref(j);
 		vig_alert_release(&a);
 	}
+}
+
+/* Publishes the alerts collected in w (after the commit). */
+static void publish_all(struct vig_server *srv, struct vig_detect_worker *w)
+{
+	vig_alerts_publish_ids(srv, w->pub, w->n_pub);
 	w->n_pub = 0;
 }
 
 void vig_detect_batch(struct vig_server *srv, struct vig_detect_worker *w,
 		      struct vig_event *const *evs, size_t n)
 {
-	struct match_ctx c = {.srv = srv, .w = w};
+	struct match_ctx c = {.srv = srv, .w = w, .evs = evs};
 	int64_t t0 = vig_time_mono();
 
 	if (!w || !srv->rules || !worker_sync(srv, w)) {
 		atomic_fetch_add(&srv->metrics.detect_errors, 1);
 		return;
 	}
+	vig_correlation_sync(srv, w->eng); /* correlation rules follow the engine (correlation.c) */
 	if (w->detection_rules == 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -270,6 +294,7 @@ void vig_detect_batch(struct vig_server *srv, struct vig_detect_worker *w,
 		record_all(&c, evs, vig_time_now());
 	free(c.pend);
 	publish_all(srv, w);
+	vig_correlation_batch_end(srv, w->eng); /* closed windows, correlation alerts, snapshot */
 	atomic_fetch_add(&srv->metrics.detect_ns, (uint64_t)(vig_time_mono() - t0));
 }
 

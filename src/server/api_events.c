@@ -1,7 +1,7 @@
 /*
  * api_events.c - the read side of the API: event search and aggregations over the event
- * store, the field registry, and the incident list kept in the control DB. Alerts and rules
- * are served by api_alerts.c.
+ * store and the field registry. Alerts and rules are served by api_alerts.c, incidents by
+ * api_incidents.c.
  *
  * Tenancy: every handler builds its struct vig_scope (or SQL tenant filter) from
  * vig_principal_scope(): a provider principal sees every tenant or the one named by
@@ -22,8 +22,6 @@
 
 #define Q_MAX 4096
 #define RULE_YAML_MAX (256 * 1024)
-#define LIST_LIMIT_DEFAULT 100
-#define LIST_LIMIT_MAX 1000
 
 /* What every search-like endpoint reads from the query string. */
 struct search_args {
@@ -271,104 +269,3 @@ void vig_api_fields(struct vig_req *r)
 	}
 	vig_reply_jansson(r, 200, arr);
 }
-
-/* ---- control-DB lists ---- */
-
-static bool is_time_column(const char *name)
-{
-	static const char *const names[] = {"created", "updated", "first_seen", "last_seen"};
-
-	for (size_t i = 0; i < VIG_ARRAY_LEN(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
-}
-
-/* One row as a JSON object: columns by name; time columns as RFC 3339; JSON text columns
- * (data, event_ids) embedded; tenant_id renamed tenant. */
-static json_t *row_json(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-	int n = sqlite3_column_count(st);
-
-	for (int i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		json_t *v = NULL;
-
-		if (strcmp(name, "tenant_id") == 0)
-			name = "tenant";
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_INTEGER:
-			if (is_time_column(name)) {
-				char t[VIG_TIME_STRLEN];
-
-				vig_time_format(sqlite3_column_int64(st, i), t);
-				v = json_string(t);
-			} else {
-				v = json_integer(sqlite3_column_int64(st, i));
-			}
-			break;
-		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(st, i));
-			break;
-		case SQLITE_TEXT:
-			if (strcmp(name, "data") == 0 || strcmp(name, "event_ids") == 0)
-				v = json_loads((const char *)sqlite3_column_text(st, i), 0, NULL);
-			if (!v)
-				v = json_stringn((const char *)sqlite3_column_text(st, i),
-						 (size_t)sqlite3_column_bytes(st, i));
-			break;
-		case SQLITE_NULL:
-		default:
-			v = json_null();
-			break;
-		}
-		json_object_set_new(o, name, v ? v : json_null());
-	}
-	return o;
-}
-
-/* Lists rows of table (fixed names only) in the caller's scope, newest first. */
-static void list_table(struct vig_req *r, const char *table, const char *key, const char *order)
-{
-	char sql[256], errbuf[VIG_ERRBUF_SIZE];
-	struct search_args a;
-	sqlite3_stmt *st = NULL;
-	json_t *arr;
-	int64_t limit;
-	sqlite3 *h;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	if (!scope_of(r, &a) || !uint_param(r, "limit", LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX, &limit))
-		return;
-	snprintf(sql, sizeof(sql),
-		 "SELECT * FROM %s WHERE (?1 IS NULL OR tenant_id = ?1) ORDER BY %s DESC LIMIT ?2",
-		 table, order);
-	arr = json_array();
-	h = vig_db_lock(r->srv->db);
-	rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		if (a.tenant)
-			sqlite3_bind_text(st, 1, a.tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, limit);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			json_array_append_new(arr, row_json(st));
-	}
-	snprintf(errbuf, sizeof(errbuf), "%s: %s", table, sqlite3_errmsg(h));
-	sqlite3_finalize(st);
-	vig_db_unlock(r->srv->db);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		vig_error("api", "list failed", "table=%s err=\"%s\"", table, errbuf);
-		vig_reply_err(r, VIG_EIO, "cannot read the list");
-		return;
-	}
-	vig_reply_jansson(r, 200, json_pack("{s:o}", key, arr));
-}
-
-void vig_api_incidents(struct vig_req *r)
-{
-	list_table(r, "incidents", "incidents", "updated");
-}
-

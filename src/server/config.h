@@ -45,10 +45,50 @@ struct vig_config {
 	int64_t sse_buffer_bytes;          /* unsent bytes per subscriber before it is dropped */
 	char rules_dir[VIG_CFG_PATH_MAX];  /* Sigma rules applied to every tenant; "" = none */
 	int64_t dedupe_window_s;           /* alert dedupe window from first_seen */
+	char incident_group_by[64];        /* alert grouping keys, "" = off */
+	int64_t incident_group_window_s;   /* an incident takes alerts while updated within this */
+	char incident_min_severity[16];    /* alerts below this are not grouped */
+	int64_t sla_check_interval_s;      /* seconds between SLA checks */
+	char notify_smtp_url[256];         /* smtp://host:port for e-mail notifications, "" = none */
+	char notify_smtp_from[256];        /* From: of notification e-mails */
+	char notify_smtp_user[128];        /* SMTP login, "" = none */
+	char notify_smtp_password[256];    /* SMTP password */
+	char notify_smtp_tls[16];          /* none, try, require (STARTTLS) */
+	char notify_cacert[VIG_CFG_PATH_MAX]; /* CA file for webhooks and SMTP TLS, "" = system */
+	bool notify_insecure;              /* skip certificate checks of notification targets */
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	int64_t agents_cert_days;          /* validity of agent client certificates */
+	int64_t agents_heartbeat_s;        /* heartbeat interval told to agents; offline after 3 */
+	int64_t agents_action_timeout_s;   /* queued/delivered actions expire after this */
+	int64_t agents_max_polls;          /* concurrent held GET /api/v1/agent/actions polls */
+	int64_t agents_max_upload_bytes;   /* largest file a collect action may upload */
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	char syslog_udp[256];              /* HOST:PORT of the UDP receiver, "" = off */
+	char syslog_tcp[256];              /* HOST:PORT of the TCP receiver, "" = off */
+	char syslog_tls[256];              /* HOST:PORT of the TLS receiver, "" = off */
+	char syslog_tenant[64];            /* tenant of syslog sources not mapped elsewhere */
+	int64_t syslog_max_message_bytes;  /* longest syslog message accepted */
+	int64_t syslog_max_connections;    /* concurrent TCP + TLS syslog connections */
+	int64_t syslog_batch_records;      /* records per ingest batch of a receiver */
+	int64_t syslog_flush_ms;           /* longest a record waits before its batch is queued */
+	int64_t sources_max;               /* sources kept in the registry */
+	int64_t sources_check_interval_s;  /* seconds between health passes */
+	int64_t sources_silence_after_s;   /* default silence threshold of a new source, 0 = none */
+	int64_t sources_error_rate_pct;    /* parse-error share that raises an alert */
+	int64_t sources_error_min_records; /* records in an interval before the share counts */
+	bool reduction_merge;              /* merge identical events of a batch */
+	int64_t reduction_window_s;        /* merge only events this close in time */
+	int64_t reduction_max_policies;    /* reduction policies loaded */
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	int64_t intel_tick_s;              /* seconds between checks for feeds due to refresh */
+	int64_t intel_max_download_bytes;  /* largest feed download or file */
+	int64_t intel_max_indicators;      /* most indicators kept per feed */
+	char attack_bundle[VIG_CFG_PATH_MAX]; /* ATT&CK enterprise STIX bundle; "" = none */
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	int64_t corr_max_groups_per_rule;  /* correlation groups kept per correlation rule */
+	int64_t corr_max_events_per_group; /* entries remembered per correlation group */
+	int64_t corr_max_event_ids;        /* event ids linked to a correlation alert */
+	int64_t corr_snapshot_interval_s;  /* seconds between correlation state snapshots */
 };
 
 enum vig_cfg_type {

@@ -13,6 +13,11 @@
  *                 the reply waits for it), puts the batch on the done list and activates done_ev.
  *   loop thread   on_done sends the replies. evhttp is never called from the writer thread.
  *
+ * Raw-log batches (POST /api/v1/ingest/raw, the syslog receivers of syslog_rx.c) take the same
+ * path: their records are parsed by src/parse instead of decoded as JSON (vig_logs_decode), and
+ * a receiver's batch (vig_ingest_submit, no request) is simply freed once durable. Every batch
+ * passes the source registry and the reduction stage (vig_logs_prepare) before the append.
+ *
  * States of a batch: queued → writing → done → replied. `pending` counts batches in any state
  * but replied, so shutdown knows when every accepted request has been answered.
  */
@@ -27,6 +32,7 @@
 #include "common/log.h"
 #include "common/vtime.h"
 #include "event/event_json.h"
+#include "sources.h"
 
 #define MAX_LISTED_ERRORS 100
 #define BATCH_ID_MAX 64
@@ -40,6 +46,7 @@ struct ingest_batch {
 	int status;                 /* reply status */
 	bool retry_after;           /* add Retry-After to the reply */
 	struct vig_buf reply;       /* reply body */
+	struct vig_logs_batch *logs; /* raw-log batch (sources.h) or NULL for NDJSON */
 	struct ingest_batch *next;  /* queue / done list link */
 };
 
@@ -119,6 +126,11 @@ static bool fix_tenant(struct decode_state *d, struct vig_event *ev, char *msg)
 	return false;
 }
 
+static void reject_record(void *arg, size_t record, const char *msg)
+{
+	reject(arg, record, VIG_REJECT_MALFORMED, msg);
+}
+
 /* Decodes the body into evs/ptrs; returns the number of good events. */
 static size_t decode_lines(struct decode_state *d, struct vig_arena *arena, struct vig_event *evs,
 			   struct vig_event **ptrs, size_t cap)
@@ -130,6 +142,9 @@ static size_t decode_lines(struct decode_state *d, struct vig_arena *arena, stru
 	size_t line = 0, n = 0;
 	enum vig_err err;
 
+	if (d->b->logs) /* raw records: parsed by src/parse (sources.c) */
+		return vig_logs_decode(d->in->srv, d->b->logs, &d->b->who, d->b->body, d->b->len,
+				       arena, evs, ptrs, cap, reject_record, d);
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *le = nl ? nl : end;
@@ -186,7 +201,8 @@ static void write_batch(struct vig_ingest *in, struct ingest_batch *b)
 {
 	struct decode_state d = {.in = in, .b = b};
 	char errbuf[VIG_ERRBUF_SIZE] = "";
-	size_t lines = count_lines(b->body, b->len), good = 0;
+	size_t lines = b->logs ? vig_logs_count(b->logs, b->body, b->len)
+			       : count_lines(b->body, b->len), good = 0, decoded = 0;
 	struct vig_event *evs = NULL;
 	struct vig_event **ptrs = NULL;
 	struct vig_arena arena;
@@ -211,7 +227,13 @@ static void write_batch(struct vig_ingest *in, struct ingest_batch *b)
 		goto out_reply;
 	}
 	vig_buf_adds(&b->reply, "{\"errors\":[");
-	good = decode_lines(&d, &arena, evs, ptrs, lines);
+	good = decoded = decode_lines(&d, &arena, evs, ptrs, lines);
+	/* sources and the reduction stage (sources.c, reduce.c); "stored" may be < "accepted" */
+	err = vig_logs_prepare(in->srv, &b->logs, &b->who, &arena, ptrs, &good, errbuf);
+	if (err != VIG_OK)
+		goto out_reply;
+	/* threat intelligence: threat.enrichments.* set before the store and the rules see them */
+	vig_intel_enrich_batch(in->srv, ptrs, good);
 	if (good > 0) {
 		t0 = vig_time_mono();
 		err = vig_evstore_append(in->srv->store, ptrs, good, b->key[0] ? b->key : NULL, &dup,
@@ -221,6 +243,8 @@ static void write_batch(struct vig_ingest *in, struct ingest_batch *b)
 		if (err == VIG_OK && !dup)
 			vig_detect_batch(in->srv, in->detect, ptrs, good);
 	}
+	if (err == VIG_OK && !dup) /* source counters: only for a batch that is done for good */
+		vig_logs_committed(in->srv, b->logs, ptrs, good);
 out_reply:
 	if (err != VIG_OK) {
 		vig_error("ingest", "append failed", "err=\"%s\" events=%zu", errbuf, good);
@@ -236,9 +260,10 @@ out_reply:
 			atomic_fetch_add(&in->srv->metrics.ingest_duplicates, 1);
 		else
 			atomic_fetch_add(&in->srv->metrics.ingest_accepted, good);
-		b->status = good == 0 && d.rejected > 0 ? 400 : 200;
-		vig_buf_printf(&b->reply, "],\"accepted\":%zu,\"rejected\":%zu,\"duplicate\":%s%s}", good,
-			       d.rejected, dup ? "true" : "false",
+		b->status = decoded == 0 && d.rejected > 0 ? 400 : 200;
+		vig_buf_printf(&b->reply,
+			       "],\"accepted\":%zu,\"stored\":%zu,\"rejected\":%zu,\"duplicate\":%s%s}",
+			       decoded, good, d.rejected, dup ? "true" : "false",
 			       b->status == 400 ? ",\"error\":\"no valid event in the batch\",\"code\":\"einval\""
 						: "");
 	}
@@ -300,10 +325,17 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&in->mu);
 	for (; b; b = next) {
 		next = b->next;
-		if (b->retry_after)
-			vig_req_header(b->r, "Retry-After", "1");
-		vig_reply_json(b->r, b->status, &b->reply);
+		if (b->r) {
+			if (b->retry_after)
+				vig_req_header(b->r, "Retry-After", "1");
+			vig_reply_json(b->r, b->status, &b->reply);
+		} else if (b->status != 200) { /* a receiver's batch: nobody to answer */
+			vig_warn("ingest", "raw batch not stored", "status=%d reply=\"%.200s\"",
+				 b->status, b->reply.data ? b->reply.data : "");
+			vig_logs_lost(b->logs); /* counted as dropped on its sources */
+		}
 		vig_buf_release(&b->reply);
+		vig_logs_batch_free(b->logs);
 		free(b);
 		pthread_mutex_lock(&in->mu);
 		in->pending--;
@@ -324,30 +356,13 @@ static bool batch_id_valid(const char *s)
 	return true;
 }
 
-void vig_api_events_ingest(struct vig_req *r)
+/* Queues b; false when the queue is full or stopping (b untouched). */
+static bool enqueue(struct vig_ingest *in, struct ingest_batch *b)
 {
-	struct vig_ingest *in = r->srv->ingest;
-	const char *bid = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-					     "X-Vigil-Batch-Id");
-	struct ingest_batch *b;
 	bool full;
 
-	if (bid && !batch_id_valid(bid)) {
-		vig_reply_err(r, VIG_EINVAL, "X-Vigil-Batch-Id: 1-64 characters of [A-Za-z0-9._:-]");
-		return;
-	}
-	b = calloc(1, sizeof(*b));
-	if (!b || !(b->body = vig_req_body_copy(r, &b->len))) {
-		free(b);
-		vig_reply_err(r, VIG_ENOMEM, "out of memory");
-		return;
-	}
-	b->r = r;
-	b->who = r->who;
-	if (bid)
-		snprintf(b->key, sizeof(b->key), "%s/%s", r->who.tenant, bid);
 	pthread_mutex_lock(&in->mu);
-	full = in->queued >= (size_t)r->srv->cfg.queue_batches || in->stop;
+	full = in->queued >= (size_t)in->srv->cfg.queue_batches || in->stop;
 	if (!full) {
 		if (in->tail)
 			in->tail->next = b;
@@ -359,7 +374,61 @@ void vig_api_events_ingest(struct vig_req *r)
 		pthread_cond_signal(&in->cv);
 	}
 	pthread_mutex_unlock(&in->mu);
+	return !full;
+}
+
+enum vig_err vig_ingest_submit(struct vig_ingest *in, char *body, size_t len,
+			       struct vig_logs_batch *logs, const struct vig_principal *who)
+{
+	struct ingest_batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return VIG_ENOMEM;
+	b->body = body;
+	b->len = len;
+	b->logs = logs;
+	b->who = *who;
+	if (!enqueue(in, b)) {
+		free(b);
+		atomic_fetch_add(&in->srv->metrics.ingest_queue_full, 1);
+		return VIG_EBUSY;
+	}
+	return VIG_OK;
+}
+
+void vig_api_events_ingest(struct vig_req *r)
+{
+	vig_ingest_request(r, NULL);
+}
+
+void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
+{
+	struct vig_ingest *in = r->srv->ingest;
+	const char *bid = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+					     "X-Vigil-Batch-Id");
+	struct ingest_batch *b;
+	bool full;
+
+	if (bid && !batch_id_valid(bid)) {
+		vig_logs_batch_free(logs);
+		vig_reply_err(r, VIG_EINVAL, "X-Vigil-Batch-Id: 1-64 characters of [A-Za-z0-9._:-]");
+		return;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->body = vig_req_body_copy(r, &b->len))) {
+		free(b);
+		vig_logs_batch_free(logs);
+		vig_reply_err(r, VIG_ENOMEM, "out of memory");
+		return;
+	}
+	b->r = r;
+	b->who = r->who;
+	b->logs = logs;
+	if (bid)
+		snprintf(b->key, sizeof(b->key), "%s/%s", r->who.tenant, bid);
+	full = !enqueue(in, b);
 	if (full) {
+		vig_logs_batch_free(b->logs);
 		free(b->body);
 		free(b);
 		atomic_fetch_add(&r->srv->metrics.ingest_queue_full, 1);

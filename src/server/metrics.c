@@ -130,10 +130,17 @@ void vig_api_metrics(struct vig_req *r)
 		       (long long)srv->connections,
 		       (long long)((vig_time_mono() - srv->started_mono) / VIG_NS_PER_SEC));
 	vig_alerts_metrics(srv, &b); /* detection and alerts (api_alerts.c) */
+	vig_incidents_metrics(srv, &b); /* incidents (api_incidents.c) */
+	vig_notify_metrics(srv, &b);    /* notifications (api_notify.c) */
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	vig_agents_metrics(srv, &b);
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	vig_logs_metrics(srv, &b);
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	vig_intel_metrics(srv, &b);
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	vig_correlation_metrics(srv, &b);
+	vig_detect_mgmt_metrics(srv, &b);
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);
 		vig_reply_err(r, VIG_EINTERNAL, "metrics too large");

@@ -40,6 +40,7 @@
 
 #define PERM_PUBLIC (-1) /* no authentication */
 #define PERM_ANY (-2)    /* any authenticated caller */
+#define PERM_AGENT (-3)  /* a verified agent client certificate (api_agents.c) */
 #define SHUTDOWN_POLL_MS 100
 #define SHUTDOWN_DEADLINE_S 60
 
@@ -69,7 +70,27 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/alerts", vig_api_alerts_list, VIG_PERM_ALERTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/alerts/{id}", vig_api_alert_get, VIG_PERM_ALERTS_READ},
 	{EVHTTP_REQ_PATCH, "/api/v1/alerts/{id}", vig_api_alert_patch, VIG_PERM_ALERTS_WRITE},
-	{EVHTTP_REQ_GET, "/api/v1/incidents", vig_api_incidents, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/incidents", vig_api_incidents_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/incidents", vig_api_incident_create, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/incidents/{id}", vig_api_incident_get, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/incidents/{id}", vig_api_incident_patch, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/comments", vig_api_incident_comment, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/tasks", vig_api_incident_task_add, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_PATCH, "/api/v1/incident-tasks/{id}", vig_api_incident_task_patch, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/observables", vig_api_incident_observable_add, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/incident-observables/{id}", vig_api_incident_observable_delete, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/alerts", vig_api_incident_alerts, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/merge", vig_api_incident_merge, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/split", vig_api_incident_split, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/tenants/{id}/sla", vig_api_tenant_sla_get, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_PUT, "/api/v1/tenants/{id}/sla", vig_api_tenant_sla_put, VIG_PERM_TENANTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/soc-metrics", vig_api_soc_metrics, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/notify/routes", vig_api_notify_routes_list, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/notify/routes", vig_api_notify_route_create, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_PATCH, "/api/v1/notify/routes/{id}", vig_api_notify_route_patch, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/notify/routes/{id}", vig_api_notify_route_delete, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/notify/deliveries", vig_api_notify_deliveries, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/notify/deliveries/{id}/replay", vig_api_notify_replay, VIG_PERM_SETTINGS_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/rules", vig_api_rules_get, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_POST, "/api/v1/rules", vig_api_rules_post, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_PATCH, "/api/v1/rules/{id}", vig_api_rule_patch, VIG_PERM_RULES_WRITE},
@@ -89,9 +110,64 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/audit", vig_api_audit_list, VIG_PERM_AUDIT_READ},
 	{EVHTTP_REQ_POST, "/api/v1/audit/verify", vig_api_audit_verify, VIG_PERM_AUDIT_READ},
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	{EVHTTP_REQ_POST, "/api/v1/agents/enroll", vig_api_enroll, PERM_PUBLIC},
+	{EVHTTP_REQ_POST, "/api/v1/agent/events", vig_api_agent_events, PERM_AGENT},
+	{EVHTTP_REQ_POST, "/api/v1/agent/heartbeat", vig_api_agent_heartbeat, PERM_AGENT},
+	{EVHTTP_REQ_POST, "/api/v1/agent/inventory", vig_api_agent_inventory_post, PERM_AGENT},
+	{EVHTTP_REQ_GET, "/api/v1/agent/actions", vig_api_agent_actions_poll, PERM_AGENT},
+	{EVHTTP_REQ_POST, "/api/v1/agent/actions/{id}/result", vig_api_agent_action_result, PERM_AGENT},
+	{EVHTTP_REQ_PUT, "/api/v1/agent/actions/{id}/upload", vig_api_agent_action_upload, PERM_AGENT},
+	{EVHTTP_REQ_GET, "/api/v1/enroll-tokens", vig_api_enroll_tokens_list, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/enroll-tokens", vig_api_enroll_tokens_create, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/enroll-tokens/{id}", vig_api_enroll_token_delete, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/agents", vig_api_agents_list, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/agents/{id}", vig_api_agent_get, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/agents/{id}/inventory", vig_api_agent_inventory_get, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/agents/{id}/revoke", vig_api_agent_revoke, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/agents/{id}/actions", vig_api_agent_actions_create, VIG_PERM_ACTIONS_REQUEST},
+	{EVHTTP_REQ_GET, "/api/v1/actions", vig_api_actions_list, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/actions/{id}", vig_api_action_get, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/actions/{id}/cancel", vig_api_action_cancel, VIG_PERM_ACTIONS_REQUEST},
+	{EVHTTP_REQ_GET, "/api/v1/actions/{id}/file", vig_api_action_file, VIG_PERM_AGENTS_READ},
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	{EVHTTP_REQ_POST, "/api/v1/ingest/raw", vig_api_ingest_raw, VIG_PERM_EVENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/sources", vig_api_sources_list, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/sources/{id}", vig_api_source_patch, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/reduction/policies", vig_api_reduction_policies_get, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/reduction/policies", vig_api_reduction_policies_post, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/reduction/policies/{id}", vig_api_reduction_policy_delete, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/reduction/stats", vig_api_reduction_stats, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/reduction/evidence/{id}", vig_api_reduction_evidence, VIG_PERM_EVENTS_READ},
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	{EVHTTP_REQ_GET, "/api/v1/intel/feeds", vig_api_intel_feeds_list, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/intel/feeds", vig_api_intel_feeds_create, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_PATCH, "/api/v1/intel/feeds/{id}", vig_api_intel_feed_patch, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/intel/feeds/{id}", vig_api_intel_feed_delete, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/intel/feeds/{id}/refresh", vig_api_intel_feed_refresh, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/intel/lookup", vig_api_intel_lookup, VIG_PERM_ALERTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/intel/stats", vig_api_intel_stats, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/attack/import", vig_api_attack_import, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/attack/techniques", vig_api_attack_techniques, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_GET, "/api/v1/attack/techniques/{id}", vig_api_attack_technique, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_GET, "/api/v1/attack/navigator", vig_api_attack_navigator, VIG_PERM_RULES_READ},
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	{EVHTTP_REQ_GET, "/api/v1/assets", vig_api_assets_list, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/assets", vig_api_assets_create, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/assets/{id}", vig_api_asset_get, VIG_PERM_AGENTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/assets/{id}", vig_api_asset_patch, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/assets/{id}", vig_api_asset_delete, VIG_PERM_AGENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/suppressions", vig_api_suppressions_list, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/suppressions", vig_api_suppressions_create, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/suppressions/{id}", vig_api_suppression_delete, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/rules/{id}/exceptions", vig_api_rule_exceptions_list, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/rules/{id}/exceptions", vig_api_rule_exceptions_create, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/exceptions/{id}", vig_api_exception_delete, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/rules/validate", vig_api_rules_validate, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/rules/test", vig_api_rules_test, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_GET, "/api/v1/hunts", vig_api_hunts_list, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/hunts", vig_api_hunts_create, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/hunts/{id}", vig_api_hunt_get, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/hunts/{id}/cancel", vig_api_hunt_cancel, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
 };
 
@@ -461,7 +537,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		vig_reply_err_status(r, 503, VIG_EBUSY, "server is shutting down");
 		return;
 	}
-	if (route->perm != PERM_PUBLIC) {
+	if (route->perm == PERM_AGENT) {
+		if (!vig_agents_authenticate(r))
+			return;
+	} else if (route->perm != PERM_PUBLIC) {
 		if (!authenticate(r))
 			return;
 		if (route->perm >= 0 && !vig_principal_can(&r->who, (enum vig_perm)route->perm)) {
@@ -665,10 +744,24 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	srv->retention = vig_retention_start(srv, errbuf);
 	if (!srv->retention)
 		goto out_free;
+	if (vig_incidents_start(srv, errbuf) != VIG_OK) /* the SLA check (api_incidents.c) */
+		goto out_free;
+	if (vig_notifier_start(srv, errbuf) != VIG_OK) /* notifications (api_notify.c) */
+		goto out_free;
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	if (vig_agents_start(srv, errbuf) != VIG_OK)
+		goto out_free;
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	if (vig_logs_start(srv, errbuf) != VIG_OK)
+		goto out_free;
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	if (vig_intel_start(srv, errbuf) != VIG_OK)
+		goto out_free;
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	if (vig_correlation_start(srv, errbuf) != VIG_OK) /* correlation state (correlation.c) */
+		goto out_free;
+	if (vig_detect_mgmt_start(srv, errbuf) != VIG_OK) /* policy + hunts (api_detect.c) */
+		goto out_free;
 	return srv;
 out_free:
 	vig_server_free(srv);
@@ -747,10 +840,18 @@ void vig_server_free(struct vig_server *srv)
 	if (!srv)
 		return;
 	vig_retention_stop(srv->retention);
+	vig_incidents_stop(srv);
+	vig_notifier_stop(srv);
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	vig_agents_stop(srv); /* answers held polls while the connections exist */
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	vig_logs_stop(srv); /* receivers, then drains the ingest queue, then sources/reduction */
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	vig_ingest_drain(srv->ingest); /* the writer matches against the indicator set */
+	vig_intel_stop(srv);
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	vig_correlation_stop(srv); /* waits for the ingest writer, then snapshots */
+	vig_detect_mgmt_stop(srv); /* drains the ingest writer first: it reads srv->policy */
 	if (srv->ingest) {
 		vig_ingest_drain(srv->ingest);
 		vig_ingest_free(srv->ingest);

@@ -69,6 +69,12 @@ struct vig_metrics {
 	atomic_uint_fast64_t detect_errors;                      /* matches that could not be recorded */
 	atomic_uint_fast64_t alerts_created;                     /* new alerts */
 	atomic_uint_fast64_t alerts_deduplicated;                /* matches folded into an open alert */
+	atomic_uint_fast64_t incidents_created;                  /* incidents opened by grouping */
+	atomic_uint_fast64_t incident_group_errors;              /* alerts that could not be grouped */
+	atomic_uint_fast64_t sla_warnings;                       /* SLA warnings recorded */
+	atomic_uint_fast64_t sla_breaches;                       /* SLA breaches recorded */
+	atomic_uint_fast64_t notify_sent;                        /* notifications delivered */
+	atomic_uint_fast64_t notify_failed;                      /* notification attempts failed */
 };
 
 /* Records one append duration. */
@@ -101,10 +107,21 @@ struct vig_server {
 	bool accepting_paused;            /* listener disabled at max_connections */
 	bool stopping;                    /* shutdown began */
 	int port;                         /* bound port */
+	struct event *sla_timer;          /* periodic SLA check (api_incidents.c) */
+	struct vig_notifier *notifier;    /* notification delivery thread (api_notify.c) */
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+	struct vig_fleet *fleet;          /* agent CA, tokens, agents, actions (src/fleet) */
+	struct vig_agents_hub *agents;    /* held action polls, expiry timer (api_agents.c) */
 	/* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+	struct vig_syslog_rx *syslog_rx;  /* syslog listeners and their thread (syslog_rx.c) */
+	struct vig_sources *sources;      /* log source registry + health job (sources.c) */
+	struct vig_reduce *reduce;        /* reduction policies, merging, evidence (reduce.c) */
 	/* @intel: threat intelligence and ATT&CK (api_intel.c) */
+	struct vig_intel_srv *intel;       /* feeds, indicator set, refresh thread, ATT&CK (api_intel.c) */
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+	struct vig_correlation *correlation; /* live Sigma correlation state (correlation.c) */
+	struct vig_policy *policy;        /* assets, suppressions, exceptions (src/alert/policy.h) */
+	struct vig_hunts *hunts;          /* retro-hunt queue and worker (src/alert/hunt.h) */
 };
 
 /* Per request; heap-allocated because replies may be asynchronous (ingest, stream). Exactly
@@ -192,10 +209,184 @@ void vig_api_events_ingest(struct vig_req *r); /* ingest.c */
 void vig_api_stream(struct vig_req *r);        /* sse.c */
 void vig_api_metrics(struct vig_req *r);       /* metrics.c */
 
+/* incidents (api_incidents.c) */
+void vig_api_incidents_list(struct vig_req *r);
+void vig_api_incident_create(struct vig_req *r);
+void vig_api_incident_get(struct vig_req *r);
+void vig_api_incident_patch(struct vig_req *r);
+void vig_api_incident_comment(struct vig_req *r);
+void vig_api_incident_task_add(struct vig_req *r);
+void vig_api_incident_task_patch(struct vig_req *r);
+void vig_api_incident_observable_add(struct vig_req *r);
+void vig_api_incident_observable_delete(struct vig_req *r);
+void vig_api_incident_alerts(struct vig_req *r);
+void vig_api_incident_merge(struct vig_req *r);
+void vig_api_incident_split(struct vig_req *r);
+/* Groups newly created alerts into incidents (incidents.* options); errors are counted. */
+void vig_incidents_group(struct vig_server *srv, const int64_t *alert_ids, size_t n);
+/* Appends the incident metrics to a /metrics reply. */
+void vig_incidents_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_tenant_sla_get(struct vig_req *r);
+void vig_api_tenant_sla_put(struct vig_req *r);
+void vig_api_soc_metrics(struct vig_req *r);
+/* Starts / stops the periodic SLA check (a timer on the loop, sla.check_interval_s). */
+enum vig_err vig_incidents_start(struct vig_server *srv, char *errbuf);
+void vig_incidents_stop(struct vig_server *srv);
+
+/* notifications (api_notify.c) */
+struct vig_notifier;
+enum vig_err vig_notifier_start(struct vig_server *srv, char *errbuf);
+void vig_notifier_stop(struct vig_server *srv);
+/* Queues an event for the matching notification routes (errors are logged) and wakes the
+ * notifier. data is borrowed. */
+void vig_notify_server_emit(struct vig_server *srv, const char *tenant, const char *kind, const char *severity,
+			    const char *rule_id, const char *title, json_t *data);
+void vig_notify_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_notify_routes_list(struct vig_req *r);
+void vig_api_notify_route_create(struct vig_req *r);
+void vig_api_notify_route_patch(struct vig_req *r);
+void vig_api_notify_route_delete(struct vig_req *r);
+void vig_api_notify_deliveries(struct vig_req *r);
+void vig_api_notify_replay(struct vig_req *r);
+
 /* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
+struct vig_agents_hub;
+/* Opens the fleet (DATA/agent-ca), trusts its CA for client certificates on srv->ssl_ctx and
+ * starts the action-expiry timer (api_agents.c). */
+enum vig_err vig_agents_start(struct vig_server *srv, char *errbuf);
+/* Answers held polls, stops the timer, frees the fleet. */
+void vig_agents_stop(struct vig_server *srv);
+/* Authenticates r by its verified agent client certificate (routes of PERM_AGENT): sets r->who
+ * to the agent's tenant with the ingest role only. On failure replies 401 and returns false. */
+bool vig_agents_authenticate(struct vig_req *r);
+/* Appends the fleet metrics to a /metrics reply. */
+void vig_agents_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_enroll(struct vig_req *r);
+void vig_api_agent_events(struct vig_req *r);
+void vig_api_agent_heartbeat(struct vig_req *r);
+void vig_api_agent_inventory_post(struct vig_req *r);
+void vig_api_agent_actions_poll(struct vig_req *r);
+void vig_api_agent_action_result(struct vig_req *r);
+void vig_api_agent_action_upload(struct vig_req *r);
+void vig_api_enroll_tokens_list(struct vig_req *r);
+void vig_api_enroll_tokens_create(struct vig_req *r);
+void vig_api_enroll_token_delete(struct vig_req *r);
+void vig_api_agents_list(struct vig_req *r);
+void vig_api_agent_get(struct vig_req *r);
+void vig_api_agent_inventory_get(struct vig_req *r);
+void vig_api_agent_revoke(struct vig_req *r);
+void vig_api_agent_actions_create(struct vig_req *r);
+void vig_api_actions_list(struct vig_req *r);
+void vig_api_action_get(struct vig_req *r);
+void vig_api_action_cancel(struct vig_req *r);
+void vig_api_action_file(struct vig_req *r);
 /* @syslog: syslog receivers, source registry, event reduction (syslog_rx.c, sources.c) */
+struct vig_logs_batch;
+void vig_api_ingest_raw(struct vig_req *r);          /* api_sources.c */
+void vig_api_sources_list(struct vig_req *r);
+void vig_api_source_patch(struct vig_req *r);
+void vig_api_reduction_policies_get(struct vig_req *r);
+void vig_api_reduction_policies_post(struct vig_req *r);
+void vig_api_reduction_policy_delete(struct vig_req *r);
+void vig_api_reduction_stats(struct vig_req *r);
+void vig_api_reduction_evidence(struct vig_req *r);
+/* Queues a request's body as an ingest batch, raw records when logs is not NULL (owned). */
+void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs);
+/* Queues a receiver's batch (body malloc'ed; body and logs owned on VIG_OK); VIG_EBUSY when
+ * the queue is full (nothing taken), VIG_ENOMEM. Any thread. */
+enum vig_err vig_ingest_submit(struct vig_ingest *in, char *body, size_t len,
+			       struct vig_logs_batch *logs, const struct vig_principal *who);
+/* Starts the log subsystems (sources, reduction, syslog receivers) / stops them; stop drains
+ * the ingest queue itself because the writer uses the registry. */
+enum vig_err vig_logs_start(struct vig_server *srv, char *errbuf);
+void vig_logs_stop(struct vig_server *srv);
+/* Stops the syslog receivers and queues what they hold (loop thread, idempotent): to be called
+ * when shutdown begins, while the ingest writer still runs, so that nothing is counted lost. */
+void vig_logs_quiesce(struct vig_server *srv);
+/* Appends the log metrics (receivers, sources, reduction) to a /metrics reply. */
+void vig_logs_metrics(struct vig_server *srv, struct vig_buf *b);
 /* @intel: threat intelligence and ATT&CK (api_intel.c) */
+struct vig_intel_srv;
+/* Creates the intel_feeds table if absent and starts the refresh thread (which also loads
+ * attack.bundle). vig_intel_stop joins it and frees everything; safe when start failed. */
+enum vig_err vig_intel_start(struct vig_server *srv, char *errbuf);
+void vig_intel_stop(struct vig_server *srv);
+/* Ingest writer: matches the n events against the current indicator set and writes the
+ * threat.enrichments.* fields of the first hit on each (before the store append). */
+void vig_intel_enrich_batch(struct vig_server *srv, struct vig_event *const *evs, size_t n);
+void vig_intel_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_intel_feeds_list(struct vig_req *r);
+void vig_api_intel_feeds_create(struct vig_req *r);
+void vig_api_intel_feed_patch(struct vig_req *r);
+void vig_api_intel_feed_delete(struct vig_req *r);
+void vig_api_intel_feed_refresh(struct vig_req *r);
+void vig_api_intel_lookup(struct vig_req *r);
+void vig_api_intel_stats(struct vig_req *r);
+void vig_api_attack_import(struct vig_req *r);
+void vig_api_attack_techniques(struct vig_req *r);
+void vig_api_attack_technique(struct vig_req *r);
+void vig_api_attack_navigator(struct vig_req *r);
 /* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
+/* Sigma correlations (correlation.c), driven by the detection stage on the ingest writer. */
+struct vig_correlation;
+struct vig_alert_engine;
+struct vig_sigma_rule;
+struct vig_event;
+/* Creates srv->correlation (limits from the correlation.* options). */
+enum vig_err vig_correlation_start(struct vig_server *srv, char *errbuf);
+/* Waits for the ingest writer, writes DATA/correlation.state, frees; NULL state does nothing. */
+void vig_correlation_stop(struct vig_server *srv);
+/* Installs the rules of engine e unless they are installed; the first call reads the
+ * snapshot back. */
+void vig_correlation_sync(struct vig_server *srv, const struct vig_alert_engine *e);
+/* Feeds one match of rule on ev (of tenant); false when `generate` says the match raises no
+ * alert of its own (it only feeds correlations). */
+bool vig_correlation_match(struct vig_server *srv, const struct vig_sigma_rule *rule,
+			   const struct vig_event *ev, const char *tenant);
+/* After a batch: checks closed windows, records firings as alerts of eng's correlation rules,
+ * publishes them, snapshots the state when due. */
+void vig_correlation_batch_end(struct vig_server *srv, const struct vig_alert_engine *eng);
+/* Appends the vigil_correlation_* metrics. */
+void vig_correlation_metrics(struct vig_server *srv, struct vig_buf *b);
+/* alert management (api_detect.c): assets, suppressions, exceptions, rule validate/test, hunts */
+void vig_api_assets_list(struct vig_req *r);
+void vig_api_assets_create(struct vig_req *r);
+void vig_api_asset_get(struct vig_req *r);
+void vig_api_asset_patch(struct vig_req *r);
+void vig_api_asset_delete(struct vig_req *r);
+void vig_api_suppressions_list(struct vig_req *r);
+void vig_api_suppressions_create(struct vig_req *r);
+void vig_api_suppression_delete(struct vig_req *r);
+void vig_api_rule_exceptions_list(struct vig_req *r);
+void vig_api_rule_exceptions_create(struct vig_req *r);
+void vig_api_exception_delete(struct vig_req *r);
+void vig_api_rules_validate(struct vig_req *r);
+void vig_api_rules_test(struct vig_req *r);
+void vig_api_hunts_list(struct vig_req *r);
+void vig_api_hunts_create(struct vig_req *r);
+void vig_api_hunt_get(struct vig_req *r);
+void vig_api_hunt_cancel(struct vig_req *r);
+/* Loads the alert policy and starts the hunt worker / stops it and frees both (after the
+ * ingest writer is joined: the detection stage reads srv->policy). */
+enum vig_err vig_detect_mgmt_start(struct vig_server *srv, char *errbuf);
+void vig_detect_mgmt_stop(struct vig_server *srv);
+/* Record path of the detection stage: decides one match with the batch's policy snapshot
+ * (pol, may be NULL = no policy) and sets m's severity; false when an exception or an active
+ * suppression drops it (counted). */
+struct vig_policy_snap;
+struct vig_alert_match;
+bool vig_detect_mgmt_admit(struct vig_server *srv, struct vig_policy_snap *pol,
+			   const struct vig_event *ev, struct vig_alert_match *m, int64_t now);
+/* The same for a match known only by its fields (tenant, host, user, source_ip of m), e.g. a
+ * correlation firing: conditions on other fields do not match it. */
+bool vig_detect_mgmt_admit_match(struct vig_server *srv, struct vig_policy_snap *pol,
+				 struct vig_alert_match *m, int64_t now);
+/* One reference to the current policy snapshot for a batch (NULL when there is no policy) /
+ * its release (NULL does nothing). */
+struct vig_policy_snap *vig_detect_mgmt_policy(struct vig_server *srv);
+void vig_detect_mgmt_policy_release(struct vig_policy_snap *pol);
+/* Appends the policy and hunt metrics to a /metrics reply. */
+void vig_detect_mgmt_metrics(struct vig_server *srv, struct vig_buf *b);
 
 /* ---- ingest (ingest.c) ---- */
 struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf);
@@ -217,6 +408,8 @@ void vig_detect_worker_free(struct vig_detect_worker *w);
  * new ones. Failures are logged and counted: the events are already stored. */
 void vig_detect_batch(struct vig_server *srv, struct vig_detect_worker *w,
 		      struct vig_event *const *evs, size_t n);
+/* Groups the alerts ids into incidents and publishes them on the stream (after their commit). */
+void vig_alerts_publish_ids(struct vig_server *srv, const int64_t *ids, size_t n);
 /* Appends the detection and rule metrics to a /metrics reply. */
 void vig_alerts_metrics(struct vig_server *srv, struct vig_buf *b);
 

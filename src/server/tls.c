@@ -241,3 +241,23 @@ out_free:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
+
+/* Keeps the handshake going whatever the client certificate: the verdict stays available in
+ * SSL_get_verify_result() for the endpoints that require one. */
+static int verify_keep_going(int preverify_ok, X509_STORE_CTX *ctx)
+{
+	return 1;
+}
+
+enum vig_err vig_tls_trust_client_ca(SSL_CTX *ctx, X509 *ca, char *errbuf)
+{
+	static const unsigned char sid_ctx[] = "vigild";
+
+	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) != 1 ||
+	    SSL_CTX_add_client_CA(ctx, ca) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1)
+		return vig_errf(errbuf, VIG_EINTERNAL, "tls: client ca: %s", ssl_errstr());
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_keep_going);
+	SSL_CTX_set_verify_depth(ctx, 2);
+	return VIG_OK;
+}

@@ -21,4 +21,10 @@ enum vig_err vig_tls_ensure_cert(const char *cert_path, const char *key_path, bo
  * checked against each other. NULL on failure with errbuf set. Free with SSL_CTX_free(). */
 SSL_CTX *vig_tls_server_ctx(const char *cert_path, const char *key_path, char *errbuf);
 
+/* Asks every client for an optional certificate issued by ca (agent mutual TLS): ca goes into
+ * the verify store and the client CA list; SSL_VERIFY_PEER without FAIL_IF_NO_PEER_CERT, and a
+ * verify callback that never aborts the handshake, so browsers and token clients (no or another
+ * certificate) keep working. Whoever needs the certificate checks SSL_get_verify_result(). */
+enum vig_err vig_tls_trust_client_ca(SSL_CTX *ctx, X509 *ca, char *errbuf);
+
 #endif

@@ -77,6 +77,7 @@ def perm_names():
     names = dict(re.findall(r'\[\s*(VIG_PERM_[A-Z_]+)\s*\]\s*=\s*"([a-z_]+:[a-z_]+)"', src))
     names["PERM_PUBLIC"] = "none"
     names["PERM_ANY"] = "any"
+    names["PERM_AGENT"] = "agent"  # a verified agent client certificate (api_agents.c)
     return names
 
 
@@ -253,6 +254,9 @@ class OpenApiDocumentTest(unittest.TestCase):
                 sec = op.get("security", self.doc["security"])
                 if perm == "none":
                     self.assertEqual(sec, [], "public operation with security")
+                    continue
+                if perm == "agent":  # mutual TLS only (docs/agent-protocol.md)
+                    self.assertEqual(sec, [{"agentCert": []}], "agent operation security")
                     continue
                 names = [sorted(r) for r in sec]
                 self.assertIn(["bearerAuth"], names)

@@ -1,0 +1,241 @@
+/*
+ * api_notify.c - notifications in vigild: the routes and deliveries API (dead letters and
+ * replay), the notifier thread that sends due deliveries, and vig_notify_server_emit(), which
+ * the incident code calls when an incident opens or an SLA is breached.
+ *
+ * The notifier thread wakes every second (or at once when an event was queued), delivers what
+ * is due through src/notify and sleeps again; a slow webhook holds up only this thread, never
+ * the event loop or the ingest writer.
+ */
+#include "server_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/vtime.h"
+#include "notify/notify.h"
+
+struct vig_notifier {
+	struct vig_server *srv;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, kick;
+};
+
+static void opts_of(const struct vig_config *c, struct vig_notify_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->smtp_url = c->notify_smtp_url;
+	o->smtp_from = c->notify_smtp_from;
+	o->smtp_user = c->notify_smtp_user;
+	o->smtp_password = c->notify_smtp_password;
+	o->smtp_tls = !strcmp(c->notify_smtp_tls, "require") ? 2 : !strcmp(c->notify_smtp_tls, "none") ? 0 : 1;
+	o->cacert = c->notify_cacert;
+	o->insecure = c->notify_insecure;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct vig_notifier *n = arg;
+	struct vig_notify_opts opts;
+
+	opts_of(&n->srv->cfg, &opts);
+	pthread_mutex_lock(&n->mu);
+	while (!n->stop) {
+		struct timespec ts;
+		char errbuf[VIG_ERRBUF_SIZE] = "";
+		size_t sent = 0, failed = 0;
+
+		n->kick = false;
+		pthread_mutex_unlock(&n->mu);
+		if (vig_notify_deliver_due(n->srv->db, &opts, vig_time_now(), &sent, &failed, errbuf) != VIG_OK)
+			vig_warn("notify", "delivery round failed", "err=\"%s\"", errbuf);
+		atomic_fetch_add(&n->srv->metrics.notify_sent, sent);
+		atomic_fetch_add(&n->srv->metrics.notify_failed, failed);
+		pthread_mutex_lock(&n->mu);
+		if (n->stop || n->kick)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return NULL;
+}
+
+enum vig_err vig_notifier_start(struct vig_server *srv, char *errbuf)
+{
+	struct vig_notifier *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	n->srv = srv;
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->cv, NULL);
+	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+		pthread_mutex_destroy(&n->mu);
+		pthread_cond_destroy(&n->cv);
+		free(n);
+		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the notifier thread");
+	}
+	srv->notifier = n;
+	return VIG_OK;
+}
+
+void vig_notifier_stop(struct vig_server *srv)
+{
+	struct vig_notifier *n = srv->notifier;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->mu);
+	n->stop = true;
+	pthread_cond_signal(&n->cv);
+	pthread_mutex_unlock(&n->mu);
+	pthread_join(n->thread, NULL);
+	pthread_mutex_destroy(&n->mu);
+	pthread_cond_destroy(&n->cv);
+	free(n);
+	srv->notifier = NULL;
+}
+
+void vig_notify_server_emit(struct vig_server *srv, const char *tenant, const char *kind, const char *severity,
+			    const char *rule_id, const char *title, json_t *data)
+{
+	struct vig_notify_event ev = {.tenant = tenant, .kind = kind, .severity = severity, .rule_id = rule_id,
+				      .title = title, .data = data};
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	size_t queued = 0;
+
+	if (vig_notify_emit(srv->db, &ev, vig_time_now(), &queued, errbuf) != VIG_OK) {
+		vig_warn("notify", "event not queued", "kind=%s tenant=%s err=\"%s\"", kind, tenant, errbuf);
+		return;
+	}
+	if (queued && srv->notifier) {
+		pthread_mutex_lock(&srv->notifier->mu);
+		srv->notifier->kick = true;
+		pthread_cond_signal(&srv->notifier->cv);
+		pthread_mutex_unlock(&srv->notifier->mu);
+	}
+}
+
+void vig_notify_metrics(struct vig_server *srv, struct vig_buf *b)
+{
+	vig_buf_printf(b,
+		       "# HELP vigil_notify_sent_total Notifications delivered.\n"
+		       "# TYPE vigil_notify_sent_total counter\n"
+		       "vigil_notify_sent_total %llu\n"
+		       "# HELP vigil_notify_failed_total Notification attempts that failed (retried or dead).\n"
+		       "# TYPE vigil_notify_failed_total counter\n"
+		       "vigil_notify_failed_total %llu\n",
+		       (unsigned long long)atomic_load(&srv->metrics.notify_sent),
+		       (unsigned long long)atomic_load(&srv->metrics.notify_failed));
+}
+
+/* ---- API ---- */
+
+static void reply(struct vig_req *r, enum vig_err err, const char *errbuf, json_t *out, int status)
+{
+	if (err != VIG_OK)
+		vig_reply_err(r, err, errbuf);
+	else
+		vig_reply_jansson(r, status, out);
+}
+
+static bool route_id(struct vig_req *r, int64_t *id)
+{
+	if (vig_parse_i64(r->param, strlen(r->param), id) && *id > 0)
+		return true;
+	vig_reply_err(r, VIG_ENOTFOUND, "no such route");
+	return false;
+}
+
+void vig_api_notify_routes_list(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *out = NULL;
+	enum vig_err err = vig_notify_routes_list(r->srv->db, &r->who, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+}
+
+void vig_api_notify_route_create(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body = vig_req_json_body(r), *out = NULL;
+
+	if (!body)
+		return;
+	enum vig_err err = vig_notify_route_create(r->srv->db, &r->who, body, &out, errbuf);
+
+	reply(r, err, errbuf, out, 201);
+	json_decref(body);
+}
+
+void vig_api_notify_route_patch(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body, *out = NULL;
+	int64_t id;
+
+	if (!route_id(r, &id) || !(body = vig_req_json_body(r)))
+		return;
+	enum vig_err err = vig_notify_route_update(r->srv->db, &r->who, id, body, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+	json_decref(body);
+}
+
+void vig_api_notify_route_delete(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	int64_t id;
+	enum vig_err err;
+
+	if (!route_id(r, &id))
+		return;
+	err = vig_notify_route_delete(r->srv->db, &r->who, id, errbuf);
+	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
+}
+
+void vig_api_notify_deliveries(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", status[16] = "", lim[16] = "";
+	int64_t limit = 100;
+	json_t *out = NULL;
+
+	if (vig_req_query(r, "status", status, sizeof(status)) < 0 || vig_req_query(r, "limit", lim, sizeof(lim)) < 0)
+		return;
+	if (*status && strcmp(status, "pending") && strcmp(status, "sent") && strcmp(status, "dead")) {
+		vig_reply_err(r, VIG_EINVAL, "status must be pending, sent or dead");
+		return;
+	}
+	if (*lim && (!vig_parse_i64(lim, strlen(lim), &limit) || limit < 1 || limit > 1000)) {
+		vig_reply_err(r, VIG_EINVAL, "limit: expected an integer in [1, 1000]");
+		return;
+	}
+	enum vig_err err = vig_notify_deliveries(r->srv->db, &r->who, status, limit, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+}
+
+void vig_api_notify_replay(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	int64_t id;
+	enum vig_err err;
+
+	if (!vig_parse_i64(r->param, strlen(r->param), &id) || id <= 0) {
+		vig_reply_err(r, VIG_ENOTFOUND, "no such delivery");
+		return;
+	}
+	err = vig_notify_replay(r->srv->db, &r->who, id, vig_time_now(), errbuf);
+	if (err == VIG_OK && r->srv->notifier) {
+		pthread_mutex_lock(&r->srv->notifier->mu);
+		r->srv->notifier->kick = true;
+		pthread_cond_signal(&r->srv->notifier->cv);
+		pthread_mutex_unlock(&r->srv->notifier->mu);
+	}
+	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
+}
