@@ -48,4 +48,13 @@ if [ -x "$b/src/detect/vig-detect-bench" ] && [ -d "$shared/data/sigma" ]; then
 	say "## detection, events per CPU-second"
 	"$b/src/detect/vig-detect-bench" -d "$shared/data/sigma" -n "$n_detect" 2>&1 | tee -a "$out"
 fi
+if [ -x "$b/bench/vig-detect-e2e" ] && [ -f "$shared/bench/gen_syslog.py" ]; then
+	say "## end-to-end syslog detection: parse, detect (SigmaHQ linux + built-in rules), correlate, store"
+	tmp=$(mktemp -d)
+	python3 "$shared/bench/gen_syslog.py" "$n_syslog" >"$tmp/syslog.log"
+	rdirs=(-r rules)
+	[ -d "$shared/data/sigma/rules/linux" ] && rdirs+=(-r "$shared/data/sigma/rules/linux")
+	"$b/bench/vig-detect-e2e" "${rdirs[@]}" -s "$tmp/store" "$tmp/syslog.log" 2>&1 | tee -a "$out"
+	rm -rf "$tmp"
+fi
 say "# results in $out"

@@ -60,10 +60,13 @@ export function apiUrl(path: string, query?: Query): string {
   return '/api/v1' + path + (qs ? '?' + qs : '');
 }
 
-async function request<T>(method: string, path: string, query?: Query, body?: unknown): Promise<T> {
+async function request<T>(method: string, path: string, query?: Query, body?: unknown, contentType?: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   let payload: string | undefined;
-  if (body !== undefined) {
+  if (contentType !== undefined) {
+    headers['Content-Type'] = contentType;
+    payload = String(body);
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
@@ -95,6 +98,8 @@ async function request<T>(method: string, path: string, query?: Query, body?: un
 export const api = {
   get: <T>(path: string, query?: Query) => request<T>('GET', path, query),
   post: <T>(path: string, body?: unknown, query?: Query) => request<T>('POST', path, query, body ?? {}),
+  /** POST of a text body (e.g. a Sigma rule as application/yaml). */
+  postText: <T>(path: string, text: string, contentType: string) => request<T>('POST', path, undefined, text, contentType),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, undefined, body),
   del: <T>(path: string) => request<T>('DELETE', path),
 };

@@ -39,6 +39,26 @@ export function useApi<T>(path: string | null, query?: Query, deps: unknown[] = 
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+/** Runs an API action with a busy flag and an error message. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  async function run(fn: () => Promise<unknown>): Promise<boolean> {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      setError((e as Error).message);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, run };
+}
+
 export function ErrorBox({ error }: { error: string | null }) {
   if (!error) return null;
   return (

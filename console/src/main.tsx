@@ -8,9 +8,12 @@ import { linkClick, navigate, useLocation } from './router';
 import { LoginScreen, SetupScreen } from './screens/login';
 import { OverviewScreen } from './screens/overview';
 import { SearchScreen } from './screens/search';
-import { IncidentsScreen } from './screens/lists';
+import { IncidentScreen, IncidentsScreen } from './screens/incidents';
 import { AlertScreen, AlertsScreen } from './screens/alerts';
 import { ProcessTreeScreen } from './screens/proctree';
+import { AgentScreen, AgentsScreen } from './screens/agents';
+import { AttackScreen, RulesScreen } from './screens/rules';
+import { IntelScreen, NotifyScreen } from './screens/settings';
 import { AuditScreen, TenantsScreen, TokensScreen, UsersScreen } from './screens/admin';
 import { timeZone } from './util';
 
@@ -29,6 +32,13 @@ const ROUTES: Route[] = [
   { path: '/alert', label: 'Alert', perm: 'alerts:read', view: AlertScreen, hidden: true },
   { path: '/process', label: 'Process tree', perm: 'events:read', view: ProcessTreeScreen, hidden: true },
   { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen },
+  { path: '/incident', label: 'Incident', perm: 'incidents:read', view: IncidentScreen, hidden: true },
+  { path: '/agents', label: 'Agents', perm: 'agents:read', view: AgentsScreen },
+  { path: '/agent', label: 'Agent', perm: 'agents:read', view: AgentScreen, hidden: true },
+  { path: '/rules', label: 'Rules', perm: 'rules:read', view: RulesScreen },
+  { path: '/attack', label: 'ATT&CK', perm: 'rules:read', view: AttackScreen },
+  { path: '/intel', label: 'Intel', perm: 'rules:read', view: IntelScreen },
+  { path: '/notifications', label: 'Notifications', perm: 'settings:write', view: NotifyScreen },
   { path: '/users', label: 'Users', perm: 'users:read', view: UsersScreen },
   { path: '/tenants', label: 'Tenants', perm: 'tenants:read', view: TenantsScreen },
   { path: '/tokens', label: 'API tokens', perm: 'tokens:read', view: TokensScreen },

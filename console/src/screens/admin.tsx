@@ -2,33 +2,13 @@
 // (create, shown once; revoke) and the audit log (browse, verify the hash chain).
 import { useState } from 'preact/hooks';
 import { api, can, ROLES, type Me } from '../api';
-import { Card, DataTable, ErrorBox, useApi } from '../components';
+import { Card, DataTable, ErrorBox, useAction, useApi } from '../components';
 import { fmtNum } from '../util';
 
 type Row = Record<string, unknown>;
 
-/** Runs an API action with a busy flag and an error message. */
-function useAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  async function run(fn: () => Promise<unknown>): Promise<boolean> {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      return true;
-    } catch (e) {
-      setError((e as Error).message);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { busy, error, run };
-}
-
 /** The tenants the caller may pick: all of them for a provider user, else their own. */
-function TenantSelect({ me, value, onChange }: { me: Me; value: string; onChange: (v: string) => void }) {
+export function TenantSelect({ me, value, onChange }: { me: Me; value: string; onChange: (v: string) => void }) {
   const t = useApi<{ tenants: Row[] }>(can(me, 'tenants:read') ? '/tenants' : null);
   const ids = t.data ? t.data.tenants.map((x) => String(x.id)) : [me.tenant];
   return (

@@ -10,6 +10,7 @@ import { api, can, type Me } from '../api';
 import { ErrorBox, useApi, Value } from '../components';
 import { linkClick, navigate, useLocation } from '../router';
 import { cellText, flatten, fmtTime } from '../util';
+import { AlertIncidentActions } from './incidents';
 
 export interface Alert {
   id: number;
@@ -27,6 +28,7 @@ export interface Alert {
   assignee?: string | null;
   techniques?: string[];
   event_ids?: string[];
+  incident_id?: number | null;
 }
 
 const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'];
@@ -300,6 +302,7 @@ export function AlertScreen({ me }: { me: Me }) {
               <button type="button" onClick={() => change({ assignee: assignee || null })}>Save assignee</button>
             </div>
           )}
+          {can(me, 'incidents:write') && <AlertIncidentActions alertId={a.id} title={a.title} incidentId={a.incident_id} onDone={r.reload} />}
           <h2>Events ({a.events.length})</h2>
           {a.events.length === 0 && <p class="empty">The events of this alert are no longer stored.</p>}
           <ul class="events">
