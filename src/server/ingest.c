@@ -329,7 +329,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 			if (b->retry_after)
 				vig_req_header(b->r, "Retry-After", "1");
 			vig_reply_json(b->r, b->status, &b->reply);
-		} else if (b->status != 200) { /* a receiver's batch: nobody to answer */
+		} else if (b->status != 200 && b->status != 400) {
+			/* a receiver's batch not stored (400: every record failed, already counted) */
 			vig_warn("ingest", "raw batch not stored", "status=%d reply=\"%.200s\"",
 				 b->status, b->reply.data ? b->reply.data : "");
 			vig_logs_lost(b->logs); /* counted as dropped on its sources */
