@@ -74,8 +74,8 @@ if [ "${VIGIL_NO_AGENT:-0}" != 1 ] && [ -x "$bin/src/agent/vigil-agent" ]; then
 			rm -f "$cookie"
 			enroll=(--enroll "$tok")
 		fi
-		"$bin/src/agent/vigil-agent" --server "$url" --cacert run/data/tls/server.crt \
-			--state-dir run/agent "${enroll[@]}" --journal \
+		"$bin/src/agent/vigil-agent" --server "$url" --cacert "$top/run/data/tls/server.crt" \
+			--state-dir "$top/run/agent" "${enroll[@]}" --journal \
 			>>run/agent.log 2>&1 &
 		pids+=($!)
 		agent_msg="a local agent is sending this machine's events (log: run/agent.log)"

@@ -646,7 +646,7 @@ static bool load_yaml(const char *path, yaml_document_t *doc, char *err, size_t 
 	bool ok;
 
 	if (!fp) {
-		snprintf(err, cap, "cannot open %s", path);
+		snprintf(err, cap, "cannot open %.*s", (int)(cap > 16 ? cap - 16 : 0), path);
 		return false;
 	}
 	yaml_parser_initialize(&p);
