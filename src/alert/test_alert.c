@@ -21,6 +21,7 @@
 
 #include "alert/alert.h"
 #include "alert/rules.h"
+#include "auth/testutil.h"
 #include "common/arena.h"
 #include "common/vtime.h"
 #include "event/event_json.h"
@@ -36,20 +37,11 @@ struct fx {
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[VIG_ERRBUF_SIZE] = "";
 
 	assert_non_null(f);
-	assert_int_equal(vig_db_open(":memory:", &f->db, err), VIG_OK);
-	vig_principal_system(&f->sys);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-a", "A", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-b", "B", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	f->a_admin.role = VIG_ROLE_TENANT_ADMIN;
-	snprintf(f->a_admin.tenant, sizeof(f->a_admin.tenant), "tenant-a");
-	snprintf(f->a_admin.username, sizeof(f->a_admin.username), "alice");
-	f->b_admin = f->a_admin;
-	snprintf(f->b_admin.tenant, sizeof(f->b_admin.tenant), "tenant-b");
+	vig_test_db_open(&f->db, &f->sys);
+	vig_test_principal(&f->a_admin, VIG_ROLE_TENANT_ADMIN, "tenant-a", "alice");
+	vig_test_principal(&f->b_admin, VIG_ROLE_TENANT_ADMIN, "tenant-b", "alice");
 	*state = f;
 	return 0;
 }

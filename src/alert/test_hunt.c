@@ -20,6 +20,7 @@
 #include "alert/alert.h"
 #include "alert/hunt.h"
 #include "alert/policy.h"
+#include "auth/testutil.h"
 #include "common/arena.h"
 #include "common/vtime.h"
 #include "event/event_json.h"
@@ -220,16 +221,9 @@ static int fx_setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->store = vig_evstore_open(f->dir, NULL, err);
 	assert_non_null(f->store);
-	assert_int_equal(vig_db_open(":memory:", &f->db, err), VIG_OK);
-	vig_principal_system(&f->sys);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-a", "A", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-b", "B", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	f->a_admin.role = VIG_ROLE_TENANT_ADMIN;
-	snprintf(f->a_admin.tenant, sizeof(f->a_admin.tenant), "tenant-a");
-	f->b_admin = f->a_admin;
-	snprintf(f->b_admin.tenant, sizeof(f->b_admin.tenant), "tenant-b");
+	vig_test_db_open(&f->db, &f->sys);
+	vig_test_principal(&f->a_admin, VIG_ROLE_TENANT_ADMIN, "tenant-a", NULL);
+	vig_test_principal(&f->b_admin, VIG_ROLE_TENANT_ADMIN, "tenant-b", NULL);
 	f->day0 = (vig_time_day(vig_time_now()) - 5) * VIG_NS_PER_DAY;
 	f->policy = vig_policy_new(f->db, err);
 	assert_non_null(f->policy);

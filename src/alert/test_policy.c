@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alert/policy.h"
+#include "auth/testutil.h"
 #include "common/arena.h"
 #include "common/vtime.h"
 
@@ -31,18 +32,9 @@ static int fx_setup(void **state)
 	char err[VIG_ERRBUF_SIZE] = "";
 
 	assert_non_null(f);
-	assert_int_equal(vig_db_open(":memory:", &f->db, err), VIG_OK);
-	vig_principal_system(&f->sys);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-a", "A", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-b", "B", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	f->a_admin.role = VIG_ROLE_TENANT_ADMIN;
-	snprintf(f->a_admin.tenant, sizeof(f->a_admin.tenant), "tenant-a");
-	snprintf(f->a_admin.username, sizeof(f->a_admin.username), "alice");
-	f->b_admin = f->a_admin;
-	snprintf(f->b_admin.tenant, sizeof(f->b_admin.tenant), "tenant-b");
-	snprintf(f->b_admin.username, sizeof(f->b_admin.username), "bob");
+	vig_test_db_open(&f->db, &f->sys);
+	vig_test_principal(&f->a_admin, VIG_ROLE_TENANT_ADMIN, "tenant-a", "alice");
+	vig_test_principal(&f->b_admin, VIG_ROLE_TENANT_ADMIN, "tenant-b", "bob");
 	vig_arena_init(&f->arena, 4096, 1u << 20);
 	vig_event_init(&f->ev, &f->arena);
 	assert_int_equal(vig_policy_schema(f->db, err), VIG_OK);

@@ -192,16 +192,99 @@ static json_t *reply_list(json_t *root, const char *key)
 
 /* ---- output ---- */
 
+int vig_ctl_fail(FILE *err, const char *msg)
+{
+	fprintf(err, "vigilctl: %s\n", msg);
+	return VIG_CTL_EXIT_API;
+}
+
+void vig_ctl_print_raw(FILE *out, const struct vig_ctl_response *r)
+{
+	fwrite(r->body.data, 1, r->body.len, out);
+	if (r->body.len == 0 || r->body.data[r->body.len - 1] != '\n')
+		fputc('\n', out);
+}
+
+int vig_ctl_print_rows(FILE *out, FILE *err, json_t *list, const char *const *cols)
+{
+	enum { ROW_COLS = 10, ROW_CELL = 256 };
+	char buf[ROW_COLS][ROW_CELL];
+	const char *cells[ROW_COLS];
+	struct vig_ctl_table *t;
+	struct vig_buf b;
+	unsigned n = 0;
+	size_t i;
+	json_t *row;
+	int rc = VIG_CTL_EXIT_OK;
+
+	while (cols[n] && n < ROW_COLS)
+		n++;
+	t = vig_ctl_table_new(n, cols, 0);
+	if (!t)
+		return vig_ctl_fail(err, "out of memory");
+	json_array_foreach(list, i, row) {
+		for (unsigned c = 0; c < n; c++)
+			cells[c] = vig_ctl_json_cell(vig_ctl_json_path(row, cols[c]), buf[c], ROW_CELL);
+		if (vig_ctl_table_add_row(t, cells) != VIG_OK) {
+			vig_ctl_table_free(t);
+			return vig_ctl_fail(err, "too many rows");
+		}
+	}
+	vig_buf_init(&b, 0);
+	if (vig_ctl_table_render(t, &b) == VIG_OK)
+		fwrite(b.data, 1, b.len, out);
+	else
+		rc = vig_ctl_fail(err, "cannot render the table");
+	vig_buf_release(&b);
+	vig_ctl_table_free(t);
+	return rc;
+}
+
+void vig_ctl_add_query(struct vig_buf *path, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	vig_buf_addc(path, strchr(path->data ? path->data : "", '?') ? '&' : '?');
+	vig_ctl_url_escape(path, key);
+	vig_buf_addc(path, '=');
+	vig_ctl_url_escape(path, value);
+}
+
+int vig_ctl_request_json(struct vig_ctl_client *c, FILE *err, const char *method,
+			 const char *path, json_t *body, struct vig_ctl_response *r,
+			 json_t **reply, char *errbuf)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char line[VIG_ERRBUF_SIZE + 64];
+	enum vig_err e;
+
+	if (reply)
+		*reply = NULL;
+	if (body && !text)
+		return vig_ctl_fail(err, "out of memory");
+	e = strcmp(method, "GET") == 0
+		    ? vig_ctl_request_retry(c, method, path, NULL, NULL, 0, NULL, r, errbuf)
+		    : vig_ctl_request(c, method, path, text ? "application/json" : NULL, text,
+				      text ? strlen(text) : 0, NULL, r, errbuf);
+	free(text);
+	if (e != VIG_OK)
+		return vig_ctl_fail(err, errbuf);
+	if (r->status < 200 || r->status >= 400) {
+		vig_ctl_api_error(r->status, r->body.data, r->body.len, line, sizeof(line));
+		fprintf(err, "%s\n", line);
+		return VIG_CTL_EXIT_API;
+	}
+	if (reply && r->body.len)
+		*reply = json_loadb(r->body.data, r->body.len, 0, NULL);
+	if (reply && !*reply)
+		return vig_ctl_fail(err, "reply is not JSON");
+	return VIG_CTL_EXIT_OK;
+}
+
 static int fail_usage(struct ctx *x, const char *msg)
 {
 	fprintf(x->err, "vigilctl: %s\n", msg);
 	return VIG_CTL_EXIT_USAGE;
-}
-
-static int fail_local(struct ctx *x, const char *msg)
-{
-	fprintf(x->err, "vigilctl: %s\n", msg);
-	return VIG_CTL_EXIT_API;
 }
 
 static int print_table(struct ctx *x, struct vig_ctl_table *t)
@@ -214,7 +297,7 @@ static int print_table(struct ctx *x, struct vig_ctl_table *t)
 	if (err == VIG_OK)
 		fwrite(b.data, 1, b.len, x->out);
 	vig_buf_release(&b);
-	return err == VIG_OK ? VIG_CTL_EXIT_OK : fail_local(x, "cannot render the table");
+	return err == VIG_OK ? VIG_CTL_EXIT_OK : vig_ctl_fail(x->err, "cannot render the table");
 }
 
 /* Prints the objects of list as a table with the preferred columns that occur, else the
@@ -231,7 +314,7 @@ static int print_list(struct ctx *x, json_t *list, const char *const *preferred,
 	int rc = VIG_CTL_EXIT_OK;
 
 	if (!json_is_array(list))
-		return fail_local(x, "unexpected reply from the server (no list)");
+		return vig_ctl_fail(x->err, "unexpected reply from the server (no list)");
 	if (json_array_size(list) == 0) {
 		fprintf(x->out, "no %s\n", what);
 		return VIG_CTL_EXIT_OK;
@@ -254,18 +337,18 @@ static int print_list(struct ctx *x, json_t *list, const char *const *preferred,
 		}
 	}
 	if (n == 0)
-		return fail_local(x, "unexpected reply from the server (no fields)");
+		return vig_ctl_fail(x->err, "unexpected reply from the server (no fields)");
 	buf = malloc(sizeof(*buf) * n);
 	t = vig_ctl_table_new(n, cols, 0);
 	if (!buf || !t) {
-		rc = fail_local(x, "out of memory");
+		rc = vig_ctl_fail(x->err, "out of memory");
 		goto out_free;
 	}
 	json_array_foreach(list, i, row) {
 		for (unsigned c = 0; c < n; c++)
 			cells[c] = vig_ctl_json_cell(vig_ctl_json_path(row, cols[c]), buf[c], CELL_BYTES);
 		if (vig_ctl_table_add_row(t, cells) != VIG_OK) {
-			rc = fail_local(x, "too many rows");
+			rc = vig_ctl_fail(x->err, "too many rows");
 			goto out_free;
 		}
 	}
@@ -274,14 +357,6 @@ out_free:
 	vig_ctl_table_free(t);
 	free(buf);
 	return rc;
-}
-
-/* Prints a reply's body as it came, for --json. */
-static void print_raw(struct ctx *x, const struct vig_ctl_response *r)
-{
-	fwrite(r->body.data, 1, r->body.len, x->out);
-	if (r->body.len == 0 || r->body.data[r->body.len - 1] != '\n')
-		fputc('\n', x->out);
 }
 
 /* ---- requests ---- */
@@ -334,7 +409,7 @@ static int call(struct ctx *x, const char *method, const char *path, const char 
 		err = vig_ctl_request(x->client, method, path, ctype, body, len, hdrs, resp,
 				      x->errbuf);
 	if (err != VIG_OK)
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	if (resp->status >= 400 || resp->status < 200) {
 		char line[VIG_ERRBUF_SIZE + 64];
 		vig_ctl_api_error(resp->status, resp->body.data, resp->body.len, line, sizeof(line));
@@ -362,21 +437,12 @@ static int call_json(struct ctx *x, const char *method, const char *path, json_t
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (!text)
-			return fail_local(x, "out of memory");
+			return vig_ctl_fail(x->err, "out of memory");
 	}
 	rc = call(x, method, path, text ? "application/json" : NULL, text, text ? strlen(text) : 0,
 		  NULL, strcmp(method, "GET") == 0, resp, json);
 	free(text);
 	return rc;
-}
-
-/* Appends "&key=value" (or "?key=value" first) with the value escaped. */
-static void add_param(struct vig_buf *path, const char *key, const char *value)
-{
-	vig_buf_addc(path, strchr(path->data ? path->data : "", '?') ? '&' : '?');
-	vig_ctl_url_escape(path, key);
-	vig_buf_addc(path, '=');
-	vig_ctl_url_escape(path, value);
 }
 
 /* Adds from/to parameters from --from/--to (already validated by the parser). */
@@ -391,7 +457,7 @@ static void add_time_params(struct vig_buf *path, const struct vig_ctl_args *a)
 		char ts[VIG_TIME_STRLEN];
 		if (v && vig_ctl_parse_time(v, now, &ns, NULL) == VIG_OK) {
 			vig_time_format(ns, ts);
-			add_param(path, names[i], ts);
+			vig_ctl_add_query(path, names[i], ts);
 		}
 	}
 }
@@ -566,13 +632,13 @@ static int cmd_setup(struct ctx *x)
 			 password);
 	explicit_bzero(password, sizeof(password));
 	if (!body)
-		return fail_local(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	vig_ctl_response_init(&r);
 	rc = call_json(x, "POST", "/api/v1/setup", body, &r, NULL);
 	json_decref(body);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
 			fprintf(x->out, "administrator '%s' created; now run 'vigilctl login'\n", user);
 	}
@@ -613,7 +679,7 @@ static int cmd_login(struct ctx *x)
 	int rc;
 
 	if (vig_ctl_creds_path(path, sizeof(path), x->errbuf) != VIG_OK)
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	if (user_opt)
 		snprintf(user, sizeof(user), "%s", user_opt);
 	else if (read_tty("username: ", false, user, sizeof(user), x->errbuf) != VIG_OK)
@@ -625,7 +691,7 @@ static int cmd_login(struct ctx *x)
 	body = json_pack("{s:s,s:s}", "username", user, "password", password);
 	explicit_bzero(password, sizeof(password));
 	if (!body) {
-		rc = fail_local(x, "out of memory");
+		rc = vig_ctl_fail(x->err, "out of memory");
 		goto out_release;
 	}
 	rc = call_json(x, "POST", "/api/v1/login", body, &r, &reply);
@@ -645,20 +711,20 @@ static int cmd_login(struct ctx *x)
 	body = json_pack("{s:s,s:I}", "name", name, "expires_in_s",
 			 (json_int_t)(ttl_ns / VIG_NS_PER_SEC));
 	rc = body ? call_json(x, "POST", "/api/v1/tokens", body, &r, &reply)
-		  : fail_local(x, "out of memory");
+		  : vig_ctl_fail(x->err, "out of memory");
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out_logout;
 	memset(&creds, 0, sizeof(creds));
 	if (!token_from_reply(reply, creds.token, sizeof(creds.token), creds.token_id,
 			      sizeof(creds.token_id))) {
-		rc = fail_local(x, "the server's token reply holds no token");
+		rc = vig_ctl_fail(x->err, "the server's token reply holds no token");
 		goto out_logout;
 	}
 	snprintf(creds.url, sizeof(creds.url), "%s", x->target.url);
 	snprintf(creds.cacert, sizeof(creds.cacert), "%s", x->target.cacert);
 	creds.insecure = x->target.insecure;
 	if (vig_ctl_creds_save(path, &creds, x->errbuf) != VIG_OK) {
-		rc = fail_local(x, x->errbuf);
+		rc = vig_ctl_fail(x->err, x->errbuf);
 		goto out_logout;
 	}
 	explicit_bzero(&creds, sizeof(creds));
@@ -686,7 +752,7 @@ static int cmd_logout(struct ctx *x, const struct vig_ctl_creds *creds, bool hav
 	struct vig_buf p;
 
 	if (vig_ctl_creds_path(path, sizeof(path), x->errbuf) != VIG_OK)
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	if (!have) {
 		fprintf(x->out, "not logged in\n");
 		return VIG_CTL_EXIT_OK;
@@ -705,7 +771,7 @@ static int cmd_logout(struct ctx *x, const struct vig_ctl_creds *creds, bool hav
 		vig_ctl_response_release(&r);
 	}
 	if (vig_ctl_creds_remove(path, x->errbuf) != VIG_OK)
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	fprintf(x->out, "logged out of %s\n", creds->url);
 	return VIG_CTL_EXIT_OK;
 }
@@ -723,7 +789,7 @@ static int cmd_token_create(struct ctx *x)
 
 	body = json_pack("{s:s}", "name", x->a->pos[0]);
 	if (!body)
-		return fail_local(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	if (role)
 		json_object_set_new(body, "role", json_string(role));
 	if (tenant)
@@ -735,12 +801,12 @@ static int cmd_token_create(struct ctx *x)
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out_release;
 	if (x->a->json) {
-		print_raw(x, &r);
+		vig_ctl_print_raw(x->out, &r);
 	} else if (token_from_reply(reply, token, sizeof(token), id, sizeof(id))) {
 		fprintf(x->out, "id:    %s\ntoken: %s\n", id[0] ? id : "?", token);
 		fprintf(x->err, "vigilctl: the token is shown only once; store it now\n");
 	} else {
-		rc = fail_local(x, "the server's token reply holds no token");
+		rc = vig_ctl_fail(x->err, "the server's token reply holds no token");
 	}
 out_release:
 	json_decref(body);
@@ -761,7 +827,7 @@ static int list_cmd(struct ctx *x, const char *path, const char *key,
 	rc = call_json(x, "GET", path, NULL, &r, &reply);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
 			rc = print_list(x, reply_list(reply, key), preferred, key);
 	}
@@ -789,7 +855,7 @@ static int object_cmd(struct ctx *x, const char *method, const char *base, const
 	rc = call_json(x, method, p.data, body, &r, NULL);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
 			fprintf(x->out, "%s\n", done);
 	}
@@ -873,7 +939,7 @@ static int cmd_ingest(struct ctx *x)
 
 	if (read_input(x->a->pos[0], VIG_CTL_INGEST_MAX_BYTES, &data, x->errbuf) != VIG_OK) {
 		vig_buf_release(&data);
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	}
 	vig_ctl_batcher_init(&bt, data.data ? data.data : "", data.len, 0, 0);
 	vig_ctl_batch_init(&b);
@@ -881,7 +947,7 @@ static int cmd_ingest(struct ctx *x)
 	for (;;) {
 		json_t *reply = NULL;
 		if (vig_ctl_batcher_next(&bt, &b, x->errbuf) != VIG_OK) {
-			rc = fail_local(x, x->errbuf);
+			rc = vig_ctl_fail(x->err, x->errbuf);
 			break;
 		}
 		if (b.nlines == 0)
@@ -956,13 +1022,13 @@ static int print_events(struct ctx *x, json_t *events)
 		heads[c] = cols[c];
 	t = vig_ctl_table_new(n, heads, 0);
 	if (!t)
-		return fail_local(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	json_array_foreach(events, i, ev) {
 		for (unsigned c = 0; c < n; c++)
 			cells[c] = vig_ctl_json_cell(vig_ctl_json_path(ev, cols[c]), buf[c], CELL_BYTES);
 		if (vig_ctl_table_add_row(t, cells) != VIG_OK) {
 			vig_ctl_table_free(t);
-			return fail_local(x, "too many rows");
+			return vig_ctl_fail(x->err, "too many rows");
 		}
 	}
 	rc = print_table(x, t);
@@ -981,12 +1047,12 @@ static int cmd_search(struct ctx *x)
 
 	vig_buf_init(&p, 65536);
 	vig_buf_adds(&p, "/api/v1/events");
-	add_param(&p, "q", x->a->pos[0]);
+	vig_ctl_add_query(&p, "q", x->a->pos[0]);
 	add_time_params(&p, x->a);
 	if (limit)
-		add_param(&p, "limit", limit);
+		vig_ctl_add_query(&p, "limit", limit);
 	if (vig_ctl_args_get(x->a, "asc"))
-		add_param(&p, "order", "asc");
+		vig_ctl_add_query(&p, "order", "asc");
 	if (vig_buf_err(&p) != VIG_OK) {
 		vig_buf_release(&p);
 		return fail_usage(x, "query too long");
@@ -997,7 +1063,7 @@ static int cmd_search(struct ctx *x)
 		goto out_release;
 	events = reply_list(reply, "events");
 	if (!events) {
-		rc = fail_local(x, "unexpected reply from the server (no events)");
+		rc = vig_ctl_fail(x->err, "unexpected reply from the server (no events)");
 		goto out_release;
 	}
 	if (x->a->json) {
@@ -1031,7 +1097,7 @@ static int cmd_count(struct ctx *x)
 
 	vig_buf_init(&p, 65536);
 	vig_buf_adds(&p, "/api/v1/events/count");
-	add_param(&p, "q", x->a->pos[0]);
+	vig_ctl_add_query(&p, "q", x->a->pos[0]);
 	add_time_params(&p, x->a);
 	if (vig_buf_err(&p) != VIG_OK) {
 		vig_buf_release(&p);
@@ -1041,7 +1107,7 @@ static int cmd_count(struct ctx *x)
 	rc = call_json(x, "GET", p.data, NULL, &r, &reply);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
 			fprintf(x->out, "%s\n",
 				vig_ctl_json_cell(json_object_get(reply, "count"), cell, sizeof(cell)));
@@ -1062,10 +1128,10 @@ static int cmd_top(struct ctx *x)
 
 	vig_buf_init(&p, 65536);
 	vig_buf_adds(&p, "/api/v1/events/top");
-	add_param(&p, "field", x->a->pos[0]);
-	add_param(&p, "q", x->a->npos > 1 ? x->a->pos[1] : "");
+	vig_ctl_add_query(&p, "field", x->a->pos[0]);
+	vig_ctl_add_query(&p, "q", x->a->npos > 1 ? x->a->pos[1] : "");
 	if (size)
-		add_param(&p, "size", size);
+		vig_ctl_add_query(&p, "size", size);
 	add_time_params(&p, x->a);
 	if (vig_buf_err(&p) != VIG_OK) {
 		vig_buf_release(&p);
@@ -1075,7 +1141,7 @@ static int cmd_top(struct ctx *x)
 	rc = call_json(x, "GET", p.data, NULL, &r, &reply);
 	if (rc != VIG_CTL_EXIT_OK || x->a->json) {
 		if (rc == VIG_CTL_EXIT_OK)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		goto out_release;
 	}
 	buckets = json_object_get(reply, "buckets");
@@ -1109,14 +1175,14 @@ static int cmd_users_add(struct ctx *x)
 			 role);
 	explicit_bzero(password, sizeof(password));
 	if (!body)
-		return fail_local(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	if (tenant)
 		json_object_set_new(body, "tenant", json_string(tenant));
 	vig_ctl_response_init(&r);
 	rc = call_json(x, "POST", "/api/v1/users", body, &r, NULL);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
 			fprintf(x->out, "user '%s' added\n", x->a->pos[0]);
 	}
@@ -1146,7 +1212,7 @@ static int cmd_tenants_set(struct ctx *x)
 	json_t *body = json_object();
 
 	if (!body)
-		return fail_local(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	for (unsigned i = 1; i < x->a->npos; i++) {
 		const char *kv = x->a->pos[i];
 		const char *eq = strchr(kv, '=');
@@ -1178,10 +1244,10 @@ static int filtered_list(struct ctx *x, const char *what, const char *const *pre
 		}
 		memcpy(key, kv, (size_t)(eq - kv));
 		key[eq - kv] = '\0';
-		add_param(&p, key, eq + 1);
+		vig_ctl_add_query(&p, key, eq + 1);
 	}
 	if (limit)
-		add_param(&p, "limit", limit);
+		vig_ctl_add_query(&p, "limit", limit);
 	rc = vig_buf_err(&p) == VIG_OK ? list_cmd(x, p.data, what, preferred)
 				       : fail_usage(x, "filters too long");
 	vig_buf_release(&p);
@@ -1201,7 +1267,7 @@ static int cmd_audit_verify(struct ctx *x)
 		goto out_release;
 	vig_ctl_json_cell(json_object_get(reply, "rows"), rows, sizeof(rows));
 	if (x->a->json)
-		print_raw(x, &r);
+		vig_ctl_print_raw(x->out, &r);
 	if (json_is_true(json_object_get(reply, "ok"))) {
 		if (!x->a->json)
 			fprintf(x->out, "audit chain ok: %s rows verified\n", rows);
@@ -1229,14 +1295,14 @@ static int cmd_rules_add(struct ctx *x)
 
 	if (read_input(x->a->pos[0], MAX_RULE_BYTES, &data, x->errbuf) != VIG_OK) {
 		vig_buf_release(&data);
-		return fail_local(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	}
 	vig_ctl_response_init(&r);
 	rc = call(x, "POST", "/api/v1/rules", "application/yaml", data.data ? data.data : "",
 		  data.len, NULL, false, &r, &reply);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json) {
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		} else {
 			vig_ctl_json_cell(vig_ctl_json_path(reply, "id"), id, sizeof(id));
 			fprintf(x->out, "rule added%s%s%s\n", id[0] ? " (id " : "", id,
@@ -1324,9 +1390,9 @@ static int run_api(struct ctx *x)
 		int rc;
 		vig_ctl_response_init(&r);
 		rc = body ? call_json(x, "POST", "/api/v1/tenants", body, &r, NULL)
-			  : fail_local(x, "out of memory");
+			  : vig_ctl_fail(x->err, "out of memory");
 		if (rc == VIG_CTL_EXIT_OK && x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else if (rc == VIG_CTL_EXIT_OK)
 			fprintf(x->out, "tenant '%s' added\n", a->pos[0]);
 		json_decref(body);
@@ -1378,7 +1444,7 @@ static int run_api(struct ctx *x)
 					 FILE *); /* cmds_rules.c */
 		return vig_ctl_cmds_detectx(a, x->client, x->out, x->err);
 	}
-	default: return fail_local(x, "command not implemented");
+	default: return vig_ctl_fail(x->err, "command not implemented");
 	}
 }
 

@@ -23,8 +23,6 @@
 #include "cmds.h"
 #include "table.h"
 
-#define CELL_BYTES 256
-#define MAX_COLS 10
 #define WAIT_POLL_US 1000000
 #define WAIT_MAX_S (24 * 3600)
 
@@ -34,85 +32,6 @@ struct actx {
 	FILE *out, *err;
 	char errbuf[VIG_ERRBUF_SIZE];
 };
-
-static int fail(struct actx *x, const char *msg)
-{
-	fprintf(x->err, "vigilctl: %s\n", msg);
-	return VIG_CTL_EXIT_API;
-}
-
-/* One request; r keeps the reply (raw) and *reply its JSON (may be NULL for non-JSON). */
-static int request(struct actx *x, const char *method, const char *path, json_t *body,
-		   struct vig_ctl_response *r, json_t **reply)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	char line[VIG_ERRBUF_SIZE + 64];
-	enum vig_err err;
-
-	if (reply)
-		*reply = NULL;
-	if (body && !text)
-		return fail(x, "out of memory");
-	err = strcmp(method, "GET") == 0
-		      ? vig_ctl_request_retry(x->c, method, path, NULL, NULL, 0, NULL, r, x->errbuf)
-		      : vig_ctl_request(x->c, method, path, text ? "application/json" : NULL, text,
-					text ? strlen(text) : 0, NULL, r, x->errbuf);
-	free(text);
-	if (err != VIG_OK)
-		return fail(x, x->errbuf);
-	if (r->status < 200 || r->status >= 400) {
-		vig_ctl_api_error(r->status, r->body.data, r->body.len, line, sizeof(line));
-		fprintf(x->err, "%s\n", line);
-		return VIG_CTL_EXIT_API;
-	}
-	if (reply && r->body.len)
-		*reply = json_loadb(r->body.data, r->body.len, 0, NULL);
-	if (reply && !*reply)
-		return fail(x, "reply is not JSON");
-	return VIG_CTL_EXIT_OK;
-}
-
-static void print_raw(struct actx *x, const struct vig_ctl_response *r)
-{
-	fwrite(r->body.data, 1, r->body.len, x->out);
-	if (r->body.len == 0 || r->body.data[r->body.len - 1] != '\n')
-		fputc('\n', x->out);
-}
-
-/* Prints the objects of list under the given columns. */
-static int print_rows(struct actx *x, json_t *list, const char *const *cols)
-{
-	char buf[MAX_COLS][CELL_BYTES];
-	const char *cells[MAX_COLS];
-	struct vig_ctl_table *t;
-	struct vig_buf b;
-	unsigned n = 0;
-	size_t i;
-	json_t *row;
-	int rc = VIG_CTL_EXIT_OK;
-
-	while (cols[n] && n < MAX_COLS)
-		n++;
-	t = vig_ctl_table_new(n, cols, 0);
-	if (!t)
-		return fail(x, "out of memory");
-	json_array_foreach(list, i, row) {
-		for (unsigned c = 0; c < n; c++)
-			cells[c] = vig_ctl_json_cell(vig_ctl_json_path(row, cols[c]), buf[c], CELL_BYTES);
-		if (vig_ctl_table_add_row(t, cells) != VIG_OK) {
-			vig_ctl_table_free(t);
-			return fail(x, "too many rows");
-		}
-	}
-	vig_buf_init(&b, 0);
-	if (vig_ctl_table_render(t, &b) == VIG_OK)
-		fwrite(b.data, 1, b.len, x->out);
-	else
-		rc = fail(x, "cannot render the table");
-	vig_buf_release(&b);
-	vig_ctl_table_free(t);
-	return rc;
-}
 
 /* Prints an object as "key: value" lines (nested objects as compact JSON). */
 static void print_object(struct actx *x, json_t *o)
@@ -133,12 +52,12 @@ static int list(struct actx *x, const char *path, const char *key, const char *c
 	int rc;
 
 	vig_ctl_response_init(&r);
-	rc = request(x, "GET", path, NULL, &r, &reply);
+	rc = vig_ctl_request_json(x->c, x->err, "GET", path, NULL, &r, &reply, x->errbuf);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else
-			rc = print_rows(x, json_object_get(reply, key), cols);
+			rc = vig_ctl_print_rows(x->out, x->err, json_object_get(reply, key), cols);
 	}
 	json_decref(reply);
 	vig_ctl_response_release(&r);
@@ -154,10 +73,10 @@ static int one(struct actx *x, const char *method, const char *path, json_t *bod
 	int rc;
 
 	vig_ctl_response_init(&r);
-	rc = request(x, method, path, body, &r, &reply);
+	rc = vig_ctl_request_json(x->c, x->err, method, path, body, &r, &reply, x->errbuf);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
-			print_raw(x, &r);
+			vig_ctl_print_raw(x->out, &r);
 		else if (done)
 			fprintf(x->out, "%s\n", done);
 		else
@@ -180,16 +99,6 @@ static const char *path_of(struct vig_buf *out, const char *base, const char *id
 	return vig_buf_err(out) == VIG_OK ? out->data : "/";
 }
 
-static void add_query(struct vig_buf *p, const char *key, const char *value)
-{
-	if (!value)
-		return;
-	vig_buf_addc(p, strchr(p->data ? p->data : "", '?') ? '&' : '?');
-	vig_buf_adds(p, key);
-	vig_buf_addc(p, '=');
-	vig_ctl_url_escape(p, value);
-}
-
 static const char *const cols_agents[] = {"id", "hostname", "tenant", "status", "mode",
 					  "version", "last_seen", "isolated", NULL};
 static const char *const cols_tokens[] = {"id", "name", "tenant", "uses", "used", "expires",
@@ -199,7 +108,8 @@ static const char *const cols_actions[] = {"id", "agent_id", "type", "status", "
 
 static int cmd_token_create(struct actx *x)
 {
-	const char *uses = vig_ctl_args_get(x->a, "uses"), *exp = vig_ctl_args_get(x->a, "expires-in");
+	const char *uses = vig_ctl_args_get(x->a, "uses"), *exp = vig_ctl_args_get(x->a,
+					    "expires-in");
 	const char *tenant = vig_ctl_args_get(x->a, "tenant");
 	struct vig_ctl_response r;
 	json_t *body, *reply = NULL;
@@ -207,12 +117,12 @@ static int cmd_token_create(struct actx *x)
 	int rc;
 
 	if (exp && vig_ctl_parse_duration(exp, &ns, x->errbuf) != VIG_OK)
-		return fail(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	if (uses && (!vig_parse_i64(uses, strlen(uses), &nuses) || nuses < 0))
-		return fail(x, "--uses: expected 0 (unlimited) or a positive integer");
+		return vig_ctl_fail(x->err, "--uses: expected 0 (unlimited) or a positive integer");
 	body = json_pack("{s:s}", "name", x->a->pos[0]);
 	if (!body)
-		return fail(x, "out of memory");
+		return vig_ctl_fail(x->err, "out of memory");
 	if (tenant)
 		json_object_set_new(body, "tenant", json_string(tenant));
 	if (uses)
@@ -220,9 +130,10 @@ static int cmd_token_create(struct actx *x)
 	if (exp)
 		json_object_set_new(body, "expires_in_s", json_integer(ns / 1000000000LL));
 	vig_ctl_response_init(&r);
-	rc = request(x, "POST", "/api/v1/enroll-tokens", body, &r, &reply);
+	rc = vig_ctl_request_json(x->c, x->err, "POST", "/api/v1/enroll-tokens", body, &r, &reply,
+				  x->errbuf);
 	if (rc == VIG_CTL_EXIT_OK && x->a->json)
-		print_raw(x, &r);
+		vig_ctl_print_raw(x->out, &r);
 	else if (rc == VIG_CTL_EXIT_OK)
 		fprintf(x->out, "%s\n(id %lld, tenant %s; shown once: vigil-agent --enroll TOKEN)\n",
 			json_string_value(json_object_get(reply, "token")),
@@ -243,7 +154,7 @@ static json_t *action_params(struct actx *x, int *rc)
 	*rc = VIG_CTL_EXIT_OK;
 	if (!json_is_object(params)) {
 		json_decref(params);
-		*rc = fail(x, "--params: expected a JSON object");
+		*rc = vig_ctl_fail(x->err, "--params: expected a JSON object");
 		return NULL;
 	}
 	for (unsigned i = 0; i < x->a->nopts; i++) {
@@ -255,7 +166,7 @@ static json_t *action_params(struct actx *x, int *rc)
 		eq = strchr(kv, '=');
 		if (!eq || eq == kv) {
 			json_decref(params);
-			*rc = fail(x, "--param: expected KEY=VALUE");
+			*rc = vig_ctl_fail(x->err, "--param: expected KEY=VALUE");
 			return NULL;
 		}
 		v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
@@ -281,7 +192,8 @@ static bool finished(const char *status)
 
 static int cmd_action_run(struct actx *x)
 {
-	const char *reason = vig_ctl_args_get(x->a, "reason"), *wait = vig_ctl_args_get(x->a, "wait");
+	const char *reason = vig_ctl_args_get(x->a, "reason"), *wait = vig_ctl_args_get(x->a,
+					      "wait");
 	struct vig_ctl_response r;
 	json_t *params, *body, *reply = NULL;
 	const char *status;
@@ -291,7 +203,7 @@ static int cmd_action_run(struct actx *x)
 	int rc;
 
 	if (wait && (!vig_parse_i64(wait, strlen(wait), &wait_s) || wait_s < 0))
-		return fail(x, "--wait: expected seconds");
+		return vig_ctl_fail(x->err, "--wait: expected seconds");
 	params = action_params(x, &rc);
 	if (!params)
 		return rc;
@@ -300,8 +212,10 @@ static int cmd_action_run(struct actx *x)
 		json_object_set_new(body, "reason", json_string(reason));
 	vig_buf_init(&p, 4096);
 	vig_ctl_response_init(&r);
-	rc = request(x, "POST", path_of(&p, "/api/v1/agents/", x->a->pos[0], "/actions"), body, &r,
-		     &reply);
+	rc = vig_ctl_request_json(x->c, x->err, "POST",
+				  path_of(&p, "/api/v1/agents/", x->a->pos[0], "/actions"), body,
+				  &r,
+		     &reply, x->errbuf);
 	json_decref(body);
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out_free;
@@ -314,12 +228,14 @@ static int cmd_action_run(struct actx *x)
 		usleep(WAIT_POLL_US);
 		waited++;
 		json_decref(reply);
-		rc = request(x, "GET", path_of(&p, "/api/v1/actions/", idstr, NULL), NULL, &r, &reply);
+		rc = vig_ctl_request_json(x->c, x->err, "GET",
+					  path_of(&p, "/api/v1/actions/", idstr, NULL), NULL, &r,
+					  &reply, x->errbuf);
 		if (rc != VIG_CTL_EXIT_OK)
 			goto out_free;
 	}
 	if (x->a->json) {
-		print_raw(x, &r);
+		vig_ctl_print_raw(x->out, &r);
 	} else if (wait_s > 0) {
 		print_object(x, reply);
 	} else {
@@ -351,29 +267,32 @@ static int cmd_action_fetch(struct actx *x)
 
 	vig_buf_init(&p, 4096);
 	vig_ctl_response_init(&r);
-	rc = request(x, "GET", path_of(&p, "/api/v1/actions/", x->a->pos[0], NULL), NULL, &r, &a);
+	rc = vig_ctl_request_json(x->c, x->err, "GET",
+				  path_of(&p, "/api/v1/actions/", x->a->pos[0], NULL), NULL, &r, &a,
+				  x->errbuf);
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out_free;
 	want = json_string_value(json_object_get(json_object_get(a, "file"), "sha256"));
 	if (!want) {
-		rc = fail(x, "no file collected for this action");
+		rc = vig_ctl_fail(x->err, "no file collected for this action");
 		goto out_free;
 	}
-	rc = request(x, "GET", path_of(&p, "/api/v1/actions/", x->a->pos[0], "/file"), NULL, &r,
-		     NULL);
+	rc = vig_ctl_request_json(x->c, x->err, "GET",
+				  path_of(&p, "/api/v1/actions/", x->a->pos[0], "/file"), NULL, &r,
+		     NULL, x->errbuf);
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out_free;
 	vig_sha256(r.body.data, r.body.len, md);
 	vig_hex(md, sizeof(md), hex);
 	if (strcmp(hex, want) != 0) {
-		rc = fail(x, "the downloaded file does not match its sha256");
+		rc = vig_ctl_fail(x->err, "the downloaded file does not match its sha256");
 		goto out_free;
 	}
 	fd = open(x->a->pos[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, r.body.data, r.body.len) != (ssize_t)r.body.len || close(fd) != 0) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "cannot write %s: %s", x->a->pos[1],
 			 strerror(errno));
-		rc = fail(x, x->errbuf);
+		rc = vig_ctl_fail(x->err, x->errbuf);
 		goto out_free;
 	}
 	fprintf(x->out, "%s: %zu bytes, sha256 %s\n", x->a->pos[1], r.body.len, hex);
@@ -395,9 +314,9 @@ int vig_ctl_cmds_agents(const struct vig_ctl_args *a, struct vig_ctl_client *cli
 	switch (a->cmd->id) {
 	case VIG_CTL_CMD_AGENTS_LIST:
 		vig_buf_adds(&p, "/api/v1/agents");
-		add_query(&p, "status", vig_ctl_args_get(a, "status"));
-		add_query(&p, "q", vig_ctl_args_get(a, "q"));
-		add_query(&p, "tenant", vig_ctl_args_get(a, "tenant"));
+		vig_ctl_add_query(&p, "status", vig_ctl_args_get(a, "status"));
+		vig_ctl_add_query(&p, "q", vig_ctl_args_get(a, "q"));
+		vig_ctl_add_query(&p, "tenant", vig_ctl_args_get(a, "tenant"));
 		rc = list(&x, vig_buf_err(&p) == VIG_OK ? p.data : "/", "agents", cols_agents);
 		break;
 	case VIG_CTL_CMD_AGENTS_SHOW:
@@ -421,9 +340,9 @@ int vig_ctl_cmds_agents(const struct vig_ctl_args *a, struct vig_ctl_client *cli
 	case VIG_CTL_CMD_ACTION_RUN: rc = cmd_action_run(&x); break;
 	case VIG_CTL_CMD_ACTION_LIST:
 		vig_buf_adds(&p, "/api/v1/actions");
-		add_query(&p, "agent", vig_ctl_args_get(a, "agent"));
-		add_query(&p, "status", vig_ctl_args_get(a, "status"));
-		add_query(&p, "limit", vig_ctl_args_get(a, "limit"));
+		vig_ctl_add_query(&p, "agent", vig_ctl_args_get(a, "agent"));
+		vig_ctl_add_query(&p, "status", vig_ctl_args_get(a, "status"));
+		vig_ctl_add_query(&p, "limit", vig_ctl_args_get(a, "limit"));
 		rc = list(&x, vig_buf_err(&p) == VIG_OK ? p.data : "/", "actions", cols_actions);
 		break;
 	case VIG_CTL_CMD_ACTION_SHOW:
@@ -434,7 +353,7 @@ int vig_ctl_cmds_agents(const struct vig_ctl_args *a, struct vig_ctl_client *cli
 			 "action cancelled");
 		break;
 	case VIG_CTL_CMD_ACTION_FETCH: rc = cmd_action_fetch(&x); break;
-	default: rc = fail(&x, "command not implemented"); break;
+	default: rc = vig_ctl_fail(x.err, "command not implemented"); break;
 	}
 	vig_buf_release(&p);
 	return rc;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmds.h"
 #include "common/vtime.h"
 
 #define RULE_FILE_MAX (256u * 1024)        /* bytes of one rule file */
@@ -34,12 +35,6 @@ struct rctx {
 	FILE *out, *err;
 	char errbuf[VIG_ERRBUF_SIZE];
 };
-
-static int fail(struct rctx *x, const char *msg)
-{
-	fprintf(x->err, "vigilctl: %s\n", msg);
-	return VIG_CTL_EXIT_API;
-}
 
 /* Reads a whole file of at most max bytes into out (NUL-terminated). */
 static enum vig_err read_file(const char *path, size_t max, struct vig_buf *out, char *errbuf)
@@ -86,7 +81,7 @@ static int request(struct rctx *x, const char *method, const char *path, const c
 							       NULL, &r, x->errbuf) != VIG_OK
 				       : vig_ctl_request(x->c, method, path, ctype, body, len, NULL,
 							 &r, x->errbuf) != VIG_OK) {
-		rc = fail(x, x->errbuf);
+		rc = vig_ctl_fail(x->err, x->errbuf);
 		goto out;
 	}
 	if (r.status < 200 || r.status >= 400) {
@@ -101,7 +96,7 @@ static int request(struct rctx *x, const char *method, const char *path, const c
 	if (r.body.len)
 		*reply = json_loadb(r.body.data, r.body.len, 0, NULL);
 	if (!*reply) {
-		rc = fail(x, "reply is not JSON");
+		rc = vig_ctl_fail(x->err, "reply is not JSON");
 		goto out;
 	}
 out:
@@ -109,17 +104,16 @@ out:
 	return rc;
 }
 
+/* vig_ctl_request_json() that keeps only the reply's JSON. */
 static int request_json(struct rctx *x, const char *method, const char *path, json_t *body,
 			json_t **reply)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct vig_ctl_response r;
 	int rc;
 
-	if (body && !text)
-		return fail(x, "out of memory");
-	rc = request(x, method, path, text ? "application/json" : NULL, text,
-		     text ? strlen(text) : 0, reply, NULL, 0);
-	free(text);
+	vig_ctl_response_init(&r);
+	rc = vig_ctl_request_json(x->c, x->err, method, path, body, &r, reply, x->errbuf);
+	vig_ctl_response_release(&r);
 	return rc;
 }
 
@@ -139,17 +133,6 @@ static const char *str(json_t *o, const char *k)
 	return s ? s : "";
 }
 
-/* Appends "?tenant=T" when --tenant was given. */
-static void tenant_param(struct rctx *x, struct vig_buf *path)
-{
-	const char *t = vig_ctl_args_get(x->a, "tenant");
-
-	if (t) {
-		vig_buf_adds(path, strchr(path->data ? path->data : "", '?') ? "&tenant=" : "?tenant=");
-		vig_ctl_url_escape(path, t);
-	}
-}
-
 /* ---- rules ---- */
 
 static int cmd_validate(struct rctx *x)
@@ -160,11 +143,11 @@ static int cmd_validate(struct rctx *x)
 
 	if (read_file(x->a->pos[0], RULE_FILE_MAX, &data, x->errbuf) != VIG_OK) {
 		vig_buf_release(&data);
-		return fail(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	}
 	body = json_pack("{s:s%}", "yaml", data.data ? data.data : "", data.len);
 	rc = body ? request_json(x, "POST", "/api/v1/rules/validate", body, &reply)
-		  : fail(x, "rule file is not UTF-8 text");
+		  : vig_ctl_fail(x->err, "rule file is not UTF-8 text");
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
 			print_json(x, reply);
@@ -224,16 +207,16 @@ static int cmd_test(struct rctx *x)
 	vig_buf_init(&events, 1);
 	if (read_file(x->a->pos[0], RULE_FILE_MAX, &rule, x->errbuf) != VIG_OK ||
 	    read_file(x->a->pos[1], EVENTS_FILE_MAX, &events, x->errbuf) != VIG_OK) {
-		rc = fail(x, x->errbuf);
+		rc = vig_ctl_fail(x->err, x->errbuf);
 		goto out;
 	}
 	if (!ndjson_array(events.data ? events.data : "", arr, x->errbuf)) {
-		rc = fail(x, x->errbuf);
+		rc = vig_ctl_fail(x->err, x->errbuf);
 		goto out;
 	}
 	body = json_pack("{s:s%,s:O}", "yaml", rule.data ? rule.data : "", rule.len, "events", arr);
 	rc = body ? request_json(x, "POST", "/api/v1/rules/test", body, &reply)
-		  : fail(x, "rule file is not UTF-8 text");
+		  : vig_ctl_fail(x->err, "rule file is not UTF-8 text");
 	if (rc != VIG_CTL_EXIT_OK)
 		goto out;
 	if (x->a->json) {
@@ -316,7 +299,7 @@ static int cmd_import(struct rctx *x)
 	if (!d) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "cannot open directory %s: %s", x->a->pos[0],
 			 strerror(errno));
-		return fail(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	}
 	while ((de = readdir(d)) != NULL && n < IMPORT_MAX_FILES) {
 		if (!is_rule_file(de->d_name))
@@ -339,7 +322,7 @@ static int cmd_import(struct rctx *x)
 		qsort(names, n, sizeof(char *), name_cmp);
 	vig_buf_init(&api, 4096);
 	vig_buf_adds(&api, "/api/v1/rules");
-	tenant_param(x, &api);
+	vig_ctl_add_query(&api, "tenant", vig_ctl_args_get(x->a, "tenant"));
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
@@ -370,7 +353,7 @@ static int cmd_enable(struct rctx *x, bool enabled)
 	vig_buf_init(&path, 4096);
 	vig_buf_adds(&path, "/api/v1/rules/");
 	vig_ctl_url_escape(&path, x->a->pos[0]);
-	tenant_param(x, &path);
+	vig_ctl_add_query(&path, "tenant", vig_ctl_args_get(x->a, "tenant"));
 	rc = request_json(x, "PATCH", path.data, body, &reply);
 	if (rc == VIG_CTL_EXIT_OK) {
 		if (x->a->json)
@@ -442,12 +425,12 @@ static int cmd_hunt_run(struct rctx *x)
 
 	if (read_file(x->a->pos[0], RULE_FILE_MAX, &data, x->errbuf) != VIG_OK) {
 		vig_buf_release(&data);
-		return fail(x, x->errbuf);
+		return vig_ctl_fail(x->err, x->errbuf);
 	}
 	body = json_pack("{s:s%,s:b}", "yaml", data.data ? data.data : "", data.len,
 			 "create_alerts", vig_ctl_args_get(x->a, "alerts") != NULL);
 	if (!body) {
-		rc = fail(x, "rule file is not UTF-8 text");
+		rc = vig_ctl_fail(x->err, "rule file is not UTF-8 text");
 		goto out;
 	}
 	if (from && vig_ctl_parse_time(from, now, &ns, NULL) == VIG_OK) {
@@ -474,7 +457,7 @@ static int cmd_hunt_run(struct rctx *x)
 	}
 	for (int waited = 0; rc == VIG_CTL_EXIT_OK && !hunt_finished(reply); waited++) {
 		if (waited >= HUNT_WAIT_MAX_S) {
-			rc = fail(x, "gave up waiting for the hunt");
+			rc = vig_ctl_fail(x->err, "gave up waiting for the hunt");
 			goto out;
 		}
 		usleep(HUNT_WAIT_POLL_US);
@@ -602,7 +585,7 @@ static void object_path(struct rctx *x, struct vig_buf *path, const char *a, con
 	}
 	if (b)
 		vig_buf_adds(path, b);
-	tenant_param(x, path);
+	vig_ctl_add_query(path, "tenant", vig_ctl_args_get(x->a, "tenant"));
 }
 
 /* Sends method on path (released here) with body (consumed; may be NULL) and prints the raw
@@ -801,6 +784,6 @@ int vig_ctl_cmds_detectx(const struct vig_ctl_args *a, struct vig_ctl_client *cl
 	case VIG_CTL_CMD_SUPPRESSIONS_LIST: case VIG_CTL_CMD_SUPPRESSIONS_ADD:
 	case VIG_CTL_CMD_SUPPRESSIONS_DELETE:
 		return cmd_suppressions(&x);
-	default: return fail(&x, "command not implemented");
+	default: return vig_ctl_fail(x.err, "command not implemented");
 	}
 }

@@ -90,24 +90,31 @@ static enum vig_err action_read(sqlite3 *h, int64_t id, struct action_key *k, js
 			       &st, NULL) != SQLITE_OK)
 		return VIG_EIO;
 	sqlite3_bind_int64(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	err = vig_fleet_step_row(st);
+	if (err == VIG_OK) {
 		vig_fleet_col_copy(st, 1, k->tenant, sizeof(k->tenant));
 		vig_fleet_col_copy(st, 2, k->agent_id, sizeof(k->agent_id));
 		vig_fleet_col_copy(st, 3, k->type, sizeof(k->type));
 		vig_fleet_col_copy(st, 6, k->status, sizeof(k->status));
 		k->upload_bytes = sqlite3_column_int64(st, 15);
-		err = VIG_OK;
 		if (out && !(*out = action_json(st)))
 			err = VIG_ENOMEM;
-		break;
-	case SQLITE_DONE:
-		err = VIG_ENOTFOUND;
-		break;
-	default:
-		break;
 	}
 	sqlite3_finalize(st);
+	return err;
+}
+
+/* action_read() of an action of agent_id (another agent's is VIG_ENOTFOUND), with the error
+ * in errbuf. */
+static enum vig_err agent_action_read(sqlite3 *h, int64_t id, const char *agent_id,
+				      struct action_key *k, char *errbuf)
+{
+	enum vig_err err = action_read(h, id, k, NULL);
+
+	if (err == VIG_OK && strcmp(k->agent_id, agent_id) != 0)
+		err = VIG_ENOTFOUND;
+	if (err != VIG_OK)
+		vig_errf(errbuf, err, err == VIG_ENOTFOUND ? "no such action" : "cannot read the action");
 	return err;
 }
 
@@ -336,13 +343,9 @@ enum vig_err vig_fleet_action_result(struct vig_fleet *f, const char *agent_id, 
 		}
 	}
 	h = vig_db_lock(f->db);
-	err = action_read(h, id, &k, NULL);
-	if (err == VIG_OK && strcmp(k.agent_id, agent_id) != 0)
-		err = VIG_ENOTFOUND;
-	if (err != VIG_OK) {
-		vig_errf(errbuf, err, err == VIG_ENOTFOUND ? "no such action" : "cannot read the action");
+	err = agent_action_read(h, id, agent_id, &k, errbuf);
+	if (err != VIG_OK)
 		goto out_unlock;
-	}
 	if (tenant)
 		snprintf(tenant, VIG_NAME_MAX, "%s", k.tenant);
 	if (sqlite3_prepare_v2(h,
@@ -571,13 +574,9 @@ enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, i
 	if (n > VIG_FLEET_CHUNK_MAX)
 		return vig_errf(errbuf, VIG_ETOOBIG, "chunk larger than 1 MiB");
 	h = vig_db_lock(f->db);
-	err = action_read(h, id, &k, NULL);
-	if (err == VIG_OK && strcmp(k.agent_id, agent_id) != 0)
-		err = VIG_ENOTFOUND;
-	if (err != VIG_OK) {
-		vig_errf(errbuf, err, err == VIG_ENOTFOUND ? "no such action" : "cannot read the action");
+	err = agent_action_read(h, id, agent_id, &k, errbuf);
+	if (err != VIG_OK)
 		goto out_unlock;
-	}
 	*expected = k.upload_bytes;
 	if (strcmp(k.type, "collect") != 0 || strcmp(k.status, "delivered") != 0) {
 		err = vig_errf(errbuf, VIG_ECONFLICT, "uploads are for delivered collect actions");

@@ -65,17 +65,9 @@ static enum vig_err token_get(sqlite3 *h, int64_t id, struct vig_enroll_token *t
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
 		return VIG_EIO;
 	sqlite3_bind_int64(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	err = vig_fleet_step_row(st);
+	if (err == VIG_OK)
 		row_token(st, t);
-		err = VIG_OK;
-		break;
-	case SQLITE_DONE:
-		err = VIG_ENOTFOUND;
-		break;
-	default:
-		break;
-	}
 	sqlite3_finalize(st);
 	return err;
 }

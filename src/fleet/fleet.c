@@ -126,6 +126,18 @@ void vig_fleet_col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
 	snprintf(out, cap, "%s", vig_fleet_col_text(st, i));
 }
 
+enum vig_err vig_fleet_step_row(sqlite3_stmt *st)
+{
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		return VIG_OK;
+	case SQLITE_DONE:
+		return VIG_ENOTFOUND;
+	default:
+		return VIG_EIO;
+	}
+}
+
 json_t *vig_fleet_json_time(int64_t ns)
 {
 	char buf[64];
@@ -147,18 +159,11 @@ enum vig_err vig_fleet_agent_tenant(sqlite3 *h, const char *agent_id, char tenan
 			       NULL) != SQLITE_OK)
 		return VIG_EIO;
 	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_TRANSIENT);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	err = vig_fleet_step_row(st);
+	if (err == VIG_OK) {
 		vig_fleet_col_copy(st, 0, tenant, VIG_NAME_MAX);
 		if (revoked)
 			*revoked = strcmp(vig_fleet_col_text(st, 1), "revoked") == 0;
-		err = VIG_OK;
-		break;
-	case SQLITE_DONE:
-		err = VIG_ENOTFOUND;
-		break;
-	default:
-		break;
 	}
 	sqlite3_finalize(st);
 	return err;

@@ -30,6 +30,9 @@ void vig_fleet_bind_text(sqlite3_stmt *st, int i, const char *s);
 const char *vig_fleet_col_text(sqlite3_stmt *st, int i);
 /* Copies column i into out (cap bytes). */
 void vig_fleet_col_copy(sqlite3_stmt *st, int i, char *out, size_t cap);
+/* Steps st once: VIG_OK when it produced a row, VIG_ENOTFOUND when it is done, VIG_EIO on an
+ * error. */
+enum vig_err vig_fleet_step_row(sqlite3_stmt *st);
 /* Time as RFC 3339 JSON string, or JSON null for 0. */
 json_t *vig_fleet_json_time(int64_t ns);
 /* The agent's tenant ("" if none) and revoked flag; VIG_ENOTFOUND, VIG_EIO. Caller holds the

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <zstd.h>
 
+#include "auth/testutil.h"
 #include "fleet/fleet.h"
 
 #define SEC 1000000000LL
@@ -53,18 +54,9 @@ static int fx_setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/vig_fleet_XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(vig_db_open(":memory:", &f->db, err), VIG_OK);
-	vig_principal_system(&f->sys);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-a", "A", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-b", "B", VIG_TENANT_FULL, 30, err),
-			 VIG_OK);
-	f->a_admin.role = VIG_ROLE_TENANT_ADMIN;
-	snprintf(f->a_admin.tenant, sizeof(f->a_admin.tenant), "tenant-a");
-	snprintf(f->a_admin.username, sizeof(f->a_admin.username), "alice");
-	f->b_admin = f->a_admin;
-	snprintf(f->b_admin.tenant, sizeof(f->b_admin.tenant), "tenant-b");
-	snprintf(f->b_admin.username, sizeof(f->b_admin.username), "bob");
+	vig_test_db_open(&f->db, &f->sys);
+	vig_test_principal(&f->a_admin, VIG_ROLE_TENANT_ADMIN, "tenant-a", "alice");
+	vig_test_principal(&f->b_admin, VIG_ROLE_TENANT_ADMIN, "tenant-b", "bob");
 	f->a_viewer = f->a_admin;
 	f->a_viewer.role = VIG_ROLE_CUSTOMER_VIEWER;
 	vig_fleet_config_default(&cfg);

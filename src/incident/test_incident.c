@@ -16,6 +16,7 @@
 
 #include "alert/alert.h"
 #include "auth/audit.h"
+#include "auth/testutil.h"
 #include "common/vtime.h"
 #include "incident/incident.h"
 
@@ -29,19 +30,11 @@ struct fx {
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[VIG_ERRBUF_SIZE] = "";
 
 	assert_non_null(f);
-	assert_int_equal(vig_db_open(":memory:", &f->db, err), VIG_OK);
-	vig_principal_system(&f->sys);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-a", "A", VIG_TENANT_FULL, 30, err), VIG_OK);
-	assert_int_equal(vig_tenant_create(f->db, &f->sys, "tenant-b", "B", VIG_TENANT_FULL, 30, err), VIG_OK);
-	f->a.role = VIG_ROLE_TIER2;
-	snprintf(f->a.tenant, sizeof(f->a.tenant), "tenant-a");
-	snprintf(f->a.username, sizeof(f->a.username), "alice");
-	f->b = f->a;
-	snprintf(f->b.tenant, sizeof(f->b.tenant), "tenant-b");
-	snprintf(f->b.username, sizeof(f->b.username), "bob");
+	vig_test_db_open(&f->db, &f->sys);
+	vig_test_principal(&f->a, VIG_ROLE_TIER2, "tenant-a", "alice");
+	vig_test_principal(&f->b, VIG_ROLE_TIER2, "tenant-b", "bob");
 	f->provider = f->sys;
 	snprintf(f->provider.username, sizeof(f->provider.username), "mdr-lead");
 	*state = f;

@@ -68,45 +68,6 @@ static const char *agent_of(const struct vig_req *r)
 	return r->who.username + strlen(AGENT_PREFIX);
 }
 
-static void audit(struct vig_req *r, const struct vig_principal *who, const char *tenant,
-		  const char *action, const char *type, const char *id, json_t *after)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	if (vig_audit_append(r->srv->db, who ? who : &r->who, tenant, action, type, id, NULL, a,
-			     NULL, NULL, errbuf) != VIG_OK)
-		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
-	free(a);
-}
-
-static bool int_query(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
-		      int64_t *out)
-{
-	char v[32], msg[128];
-	int rc = vig_req_query(r, name, v, sizeof(v));
-
-	*out = def;
-	if (rc < 0)
-		return false;
-	if (rc == 1 && (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi)) {
-		snprintf(msg, sizeof(msg), "%s: expected an integer from %lld to %lld", name,
-			 (long long)lo, (long long)hi);
-		vig_reply_err(r, VIG_EINVAL, msg);
-		return false;
-	}
-	return true;
-}
-
-static bool param_id(struct vig_req *r, int64_t *id)
-{
-	if (!vig_parse_i64(r->param, strlen(r->param), id) || *id <= 0) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such action");
-		return false;
-	}
-	return true;
-}
-
 static const char *header(struct vig_req *r, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
@@ -340,7 +301,7 @@ void vig_api_enroll(struct vig_req *r)
 		anon.role = VIG_ROLE_INGEST;
 		after = json_pack("{s:s,s:s?,s:I,s:s}", "reason", errbuf, "hostname", rq.hostname,
 				  "token_id", (json_int_t)res.token_id, "remote", r->remote);
-		audit(r, &anon, anon.tenant, "agent.enroll_failed", "agent", NULL, after);
+		vig_req_audit_as(r, &anon, anon.tenant, "agent.enroll_failed", "agent", NULL, NULL, after);
 		json_decref(after);
 		json_decref(body);
 		vig_reply_err(r, err, err == VIG_EAUTH ? "enrolment refused" : errbuf);
@@ -353,7 +314,7 @@ void vig_api_enroll(struct vig_req *r)
 	after = json_pack("{s:s,s:s?,s:s?,s:I,s:s}", "agent_id", res.agent_id, "hostname",
 			  rq.hostname, "os", rq.os, "token_id", (json_int_t)res.token_id, "remote",
 			  r->remote);
-	audit(r, &anon, res.tenant, "agent.enroll", "agent", res.agent_id, after);
+	vig_req_audit_as(r, &anon, res.tenant, "agent.enroll", "agent", res.agent_id, NULL, after);
 	json_decref(after);
 	json_decref(body);
 	vig_info("agents", "agent enrolled", "agent=%s tenant=%s", res.agent_id, res.tenant);
@@ -477,7 +438,7 @@ void vig_api_agent_actions_poll(struct vig_req *r)
 	json_t *acts = NULL;
 	int64_t wait;
 
-	if (!int_query(r, "wait", POLL_WAIT_DEFAULT_S, 0, POLL_WAIT_MAX_S, &wait))
+	if (!vig_req_int(r, "wait", POLL_WAIT_DEFAULT_S, 0, POLL_WAIT_MAX_S, &wait))
 		return;
 	if (vig_fleet_action_take(r->srv->fleet, agent_of(r), VIG_FLEET_TAKE_MAX, vig_time_now(),
 				  &acts, errbuf) != VIG_OK) {
@@ -537,7 +498,7 @@ void vig_api_agent_action_result(struct vig_req *r)
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	json_error_t jerr;
 
-	if (!param_id(r, &id))
+	if (!vig_req_id(r, "action", &id))
 		return;
 	if (evbuffer_get_length(in) > VIG_FLEET_RESULT_MAX + 65536) {
 		vig_reply_err(r, VIG_ETOOBIG, "result larger than 4 MiB");
@@ -561,7 +522,7 @@ void vig_api_agent_action_result(struct vig_req *r)
 	atomic_fetch_add(&r->srv->agents->action_results, 1);
 	after = json_pack("{s:s,s:s?}", "status", str_member(body, "status"), "error",
 			  str_member(body, "error"));
-	audit(r, NULL, tenant, "action.result", "action", r->param, after);
+	vig_req_audit(r, tenant, "action.result", "action", r->param, NULL, after);
 	json_decref(after);
 	json_decref(body);
 	vig_reply_jansson(r, 200, json_pack("{s:b}", "ok", 1));
@@ -578,7 +539,7 @@ void vig_api_agent_action_upload(struct vig_req *r)
 	enum vig_err err;
 	json_t *after;
 
-	if (!param_id(r, &id) || !int_query(r, "offset", -1, 0, INT64_MAX / 2, &offset))
+	if (!vig_req_id(r, "action", &id) || !vig_req_int(r, "offset", -1, 0, INT64_MAX / 2, &offset))
 		return;
 	if (offset < 0) {
 		vig_reply_err(r, VIG_EINVAL, "offset: required");
@@ -596,7 +557,7 @@ void vig_api_agent_action_upload(struct vig_req *r)
 	if (final) {
 		atomic_fetch_add(&r->srv->agents->uploads, 1);
 		after = json_pack("{s:I,s:s}", "size", (json_int_t)expected, "sha256", sha);
-		audit(r, NULL, r->who.tenant, "action.upload", "action", r->param, after);
+		vig_req_audit(r, r->who.tenant, "action.upload", "action", r->param, NULL, after);
 		json_decref(after);
 	}
 	vig_reply_jansson(r, 200, json_pack("{s:I,s:b}", "offset", (json_int_t)expected, "complete",
@@ -644,7 +605,7 @@ void vig_api_enroll_tokens_create(struct vig_req *r)
 	}
 	o = token_json(&t);
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)t.id);
-	audit(r, NULL, t.tenant, "enroll_token.create", "enroll_token", idstr, o);
+	vig_req_audit(r, t.tenant, "enroll_token.create", "enroll_token", idstr, NULL, o);
 	json_object_set_new(o, "token", json_string(token));
 	memset(token, 0, sizeof(token));
 	vig_reply_jansson(r, 201, o);
@@ -680,17 +641,15 @@ void vig_api_enroll_token_delete(struct vig_req *r)
 	json_t *o;
 	int64_t id;
 
-	if (!vig_parse_i64(r->param, strlen(r->param), &id) || id <= 0) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such enrolment token");
+	if (!vig_req_id(r, "enrolment token", &id))
 		return;
-	}
 	err = vig_fleet_token_revoke(r->srv->fleet, &r->who, id, &t, errbuf);
 	if (err != VIG_OK) {
 		vig_reply_err(r, err, errbuf);
 		return;
 	}
 	o = token_json(&t);
-	audit(r, NULL, t.tenant, "enroll_token.revoke", "enroll_token", r->param, o);
+	vig_req_audit(r, t.tenant, "enroll_token.revoke", "enroll_token", r->param, NULL, o);
 	vig_reply_jansson(r, 200, o);
 }
 
@@ -706,7 +665,7 @@ void vig_api_agents_list(struct vig_req *r)
 
 	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0 ||
 	    vig_req_query(r, "status", status, sizeof(status)) < 0 ||
-	    vig_req_query(r, "q", q, sizeof(q)) < 0 || !int_query(r, "limit", 1000, 1, 1000, &limit))
+	    vig_req_query(r, "q", q, sizeof(q)) < 0 || !vig_req_int(r, "limit", 1000, 1, 1000, &limit))
 		return;
 	flt = (struct vig_agent_filter){tenant, status, q, (int)limit};
 	err = vig_fleet_agent_list(r->srv->fleet, &r->who, &flt, vig_time_now(), &arr, errbuf);
@@ -758,7 +717,7 @@ void vig_api_agent_revoke(struct vig_req *r)
 		return;
 	}
 	after = json_pack("{s:s}", "status", "revoked");
-	audit(r, NULL, tenant, "agent.revoke", "agent", r->param, after);
+	vig_req_audit(r, tenant, "agent.revoke", "agent", r->param, NULL, after);
 	json_decref(after);
 	vig_reply_jansson(r, 200, json_pack("{s:s,s:s}", "id", r->param, "status", "revoked"));
 }
@@ -800,7 +759,7 @@ void vig_api_agent_actions_create(struct vig_req *r)
 	else
 		json_object_set_new(after, "params_bytes", json_integer(penc ? (json_int_t)strlen(penc) : 0));
 	free(penc);
-	audit(r, NULL, str_member(a, "tenant"), "action.request", "action", idstr, after);
+	vig_req_audit(r, str_member(a, "tenant"), "action.request", "action", idstr, NULL, after);
 	json_decref(after);
 	json_decref(body);
 	wake_polls(r->srv->agents, r->param);
@@ -819,7 +778,7 @@ void vig_api_actions_list(struct vig_req *r)
 	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0 ||
 	    vig_req_query(r, "status", status, sizeof(status)) < 0 ||
 	    vig_req_query(r, "agent", agent, sizeof(agent)) < 0 ||
-	    !int_query(r, "limit", 100, 1, VIG_FLEET_ACTIONS_LIST_MAX, &limit))
+	    !vig_req_int(r, "limit", 100, 1, VIG_FLEET_ACTIONS_LIST_MAX, &limit))
 		return;
 	flt = (struct vig_action_filter){tenant, agent, status, (int)limit};
 	err = vig_fleet_action_list(r->srv->fleet, &r->who, &flt, &arr, errbuf);
@@ -837,7 +796,7 @@ void vig_api_action_get(struct vig_req *r)
 	json_t *a;
 	int64_t id;
 
-	if (!param_id(r, &id))
+	if (!vig_req_id(r, "action", &id))
 		return;
 	err = vig_fleet_action_get(r->srv->fleet, &r->who, id, &a, errbuf);
 	if (err != VIG_OK) {
@@ -854,7 +813,7 @@ void vig_api_action_cancel(struct vig_req *r)
 	json_t *a, *after;
 	int64_t id;
 
-	if (!param_id(r, &id))
+	if (!vig_req_id(r, "action", &id))
 		return;
 	err = vig_fleet_action_cancel(r->srv->fleet, &r->who, id, vig_time_now(), &a, errbuf);
 	if (err != VIG_OK) {
@@ -862,7 +821,7 @@ void vig_api_action_cancel(struct vig_req *r)
 		return;
 	}
 	after = json_pack("{s:s}", "status", "cancelled");
-	audit(r, NULL, str_member(a, "tenant"), "action.cancel", "action", r->param, after);
+	vig_req_audit(r, str_member(a, "tenant"), "action.cancel", "action", r->param, NULL, after);
 	json_decref(after);
 	vig_reply_jansson(r, 200, a);
 }
@@ -875,7 +834,7 @@ void vig_api_action_file(struct vig_req *r)
 	int64_t id, size = 0;
 	int fd;
 
-	if (!param_id(r, &id))
+	if (!vig_req_id(r, "action", &id))
 		return;
 	err = vig_fleet_upload_file(r->srv->fleet, &r->who, id, path, sizeof(path), sha, &size,
 				    errbuf);

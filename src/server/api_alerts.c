@@ -344,72 +344,6 @@ void vig_alerts_metrics(struct vig_server *srv, struct vig_buf *b)
 		       LOAD(m->alerts_deduplicated));
 }
 
-/* ---- request helpers ---- */
-
-/* The tenant a request acts on: ?tenant= (checked against the caller) or the caller's.
- * *all is set when a provider asked for no tenant (lists may then span every tenant). */
-static bool req_tenant(struct vig_req *r, char tenant[VIG_NAME_MAX], bool *all)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "", req[VIG_NAME_MAX] = "";
-	const char *scope = NULL;
-	enum vig_err err;
-
-	if (vig_req_query(r, "tenant", req, sizeof(req)) < 0)
-		return false;
-	err = vig_principal_scope(&r->who, req, &scope, errbuf);
-	if (err != VIG_OK) {
-		vig_reply_err(r, err, errbuf[0] ? errbuf : "tenant not accessible");
-		return false;
-	}
-	if (all)
-		*all = scope == NULL;
-	snprintf(tenant, VIG_NAME_MAX, "%s", scope ? scope : r->who.tenant); /* scope may be req */
-	return true;
-}
-
-static bool int_param(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
-		      int64_t *out)
-{
-	char v[32], msg[128];
-	int rc = vig_req_query(r, name, v, sizeof(v));
-
-	*out = def;
-	if (rc < 0)
-		return false;
-	if (rc == 0 || v[0] == '\0')
-		return true;
-	if (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi) {
-		snprintf(msg, sizeof(msg), "%s: expected an integer in [%lld, %lld]", name,
-			 (long long)lo, (long long)hi);
-		vig_reply_err(r, VIG_EINVAL, msg);
-		return false;
-	}
-	return true;
-}
-
-static bool parse_id(struct vig_req *r, int64_t *id)
-{
-	if (!vig_parse_i64(r->param, strlen(r->param), id) || *id <= 0) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such alert");
-		return false;
-	}
-	return true;
-}
-
-static void audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
-		  const char *id, json_t *before, json_t *after)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	if (vig_audit_append(r->srv->db, &r->who, tenant, action, type, id, b, a, NULL, NULL,
-			     errbuf) != VIG_OK)
-		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
-	free(b);
-	free(a);
-}
-
 /* ---- alerts API ---- */
 
 void vig_api_alerts_list(struct vig_req *r)
@@ -428,7 +362,7 @@ void vig_api_alerts_list(struct vig_req *r)
 	    vig_req_query(r, "rule", rule, sizeof(rule)) < 0 ||
 	    vig_req_query(r, "host", host, sizeof(host)) < 0 ||
 	    vig_req_query(r, "since", since, sizeof(since)) < 0 ||
-	    !int_param(r, "limit", 100, 1, VIG_ALERT_LIST_MAX, &f.limit))
+	    !vig_req_int(r, "limit", 100, 1, VIG_ALERT_LIST_MAX, &f.limit))
 		return;
 	f.tenant = tenant;
 	if (status[0] && !(f.has_status = vig_alert_status_parse(status, &f.status))) {
@@ -527,7 +461,7 @@ void vig_api_alert_get(struct vig_req *r)
 	json_t *j, *events;
 	int64_t id;
 
-	if (!parse_id(r, &id))
+	if (!vig_req_id(r, "alert", &id))
 		return;
 	err = vig_alert_get(r->srv->db, &r->who, id, &a, errbuf);
 	if (err != VIG_OK) {
@@ -562,7 +496,7 @@ void vig_api_alert_patch(struct vig_req *r)
 	enum vig_err err;
 	int64_t id;
 
-	if (!parse_id(r, &id))
+	if (!vig_req_id(r, "alert", &id))
 		return;
 	body = vig_req_json_body(r);
 	if (!body)
@@ -589,7 +523,7 @@ void vig_api_alert_patch(struct vig_req *r)
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)id);
 	jb = triage_json(&before);
 	jaf = triage_json(&after);
-	audit(r, after.tenant, "alert.update", "alert", idstr, jb, jaf);
+	vig_req_audit(r, after.tenant, "alert.update", "alert", idstr, jb, jaf);
 	json_decref(jb);
 	json_decref(jaf);
 	vig_reply_jansson(r, 200, vig_alert_to_json(&after));
@@ -656,8 +590,8 @@ void vig_api_rules_get(struct vig_req *r)
 	sqlite3 *h;
 	int rc;
 
-	if (!req_tenant(r, tenant, &all) ||
-	    !int_param(r, "limit", RULES_LIST_DEFAULT, 1, RULES_LIST_MAX, &limit))
+	if (!vig_req_tenant(r, tenant, &all) ||
+	    !vig_req_int(r, "limit", RULES_LIST_DEFAULT, 1, RULES_LIST_MAX, &limit))
 		return;
 	eng = vig_alert_rules_acquire(r->srv->rules);
 	vig_alert_rules_status(r->srv->rules, &st);
@@ -716,7 +650,7 @@ void vig_api_rules_post(struct vig_req *r)
 	sqlite3 *h;
 	int rc;
 
-	if (!req_tenant(r, tenant, NULL))
+	if (!vig_req_tenant(r, tenant, NULL))
 		return;
 	yaml = vig_req_body_copy(r, &n);
 	if (!yaml) {
@@ -783,7 +717,7 @@ out_reply:
 	}
 	after = json_pack("{s:s,s:s,s:s,s:s?,s:b}", "id", id, "tenant", tenant, "title", rule->title,
 			  "level", rule->level, "enabled", 1);
-	audit(r, tenant, "rule.create", "rule", id, NULL, after);
+	vig_req_audit(r, tenant, "rule.create", "rule", id, NULL, after);
 	vig_alert_rules_request(r->srv->rules);
 	json_object_set_new(after, "name", json_string(rule->title));
 	vig_sigma_free(rule);
@@ -846,7 +780,7 @@ void vig_api_rule_patch(struct vig_req *r)
 	int before, rc;
 	bool enabled;
 
-	if (!req_tenant(r, tenant, NULL))
+	if (!vig_req_tenant(r, tenant, NULL))
 		return;
 	body = vig_req_json_body(r);
 	if (!body)
@@ -872,7 +806,7 @@ void vig_api_rule_patch(struct vig_req *r)
 	}
 	jb = json_pack("{s:b}", "enabled", before);
 	ja = json_pack("{s:b}", "enabled", enabled);
-	audit(r, tenant, "rule.update", "rule", r->param, jb, ja);
+	vig_req_audit(r, tenant, "rule.update", "rule", r->param, jb, ja);
 	json_decref(jb);
 	json_decref(ja);
 	if (before != (int)enabled)
@@ -887,7 +821,7 @@ void vig_api_rule_delete(struct vig_req *r)
 	int before, rc;
 	json_t *jb;
 
-	if (!req_tenant(r, tenant, NULL))
+	if (!vig_req_tenant(r, tenant, NULL))
 		return;
 	rc = rule_change(r->srv, "DELETE FROM rules WHERE tenant_id = ?1 AND id = ?2", tenant, r->param,
 			 0, &before);
@@ -900,7 +834,7 @@ void vig_api_rule_delete(struct vig_req *r)
 		return;
 	}
 	jb = json_pack("{s:b}", "enabled", before);
-	audit(r, tenant, "rule.delete", "rule", r->param, jb, NULL);
+	vig_req_audit(r, tenant, "rule.delete", "rule", r->param, jb, NULL);
 	json_decref(jb);
 	vig_alert_rules_request(r->srv->rules);
 	vig_reply_jansson(r, 200, json_pack("{s:b}", "ok", 1));

@@ -125,51 +125,6 @@ void vig_detect_mgmt_metrics(struct vig_server *srv, struct vig_buf *b)
 
 /* ---- request helpers ---- */
 
-/* The tenant a request acts on: ?tenant= (checked against the caller) or the caller's. */
-static bool req_tenant(struct vig_req *r, char tenant[VIG_NAME_MAX])
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "", req[VIG_NAME_MAX] = "";
-	const char *scope = NULL;
-	enum vig_err err;
-
-	if (vig_req_query(r, "tenant", req, sizeof(req)) < 0)
-		return false;
-	err = vig_principal_scope(&r->who, req, &scope, errbuf);
-	if (err != VIG_OK) {
-		vig_reply_err(r, err, errbuf[0] ? errbuf : "tenant not accessible");
-		return false;
-	}
-	snprintf(tenant, VIG_NAME_MAX, "%s", scope ? scope : r->who.tenant);
-	return true;
-}
-
-static bool parse_id(struct vig_req *r, const char *what, int64_t *id)
-{
-	char msg[64];
-
-	if (!vig_parse_i64(r->param, strlen(r->param), id) || *id <= 0) {
-		snprintf(msg, sizeof(msg), "no such %s", what);
-		vig_reply_err(r, VIG_ENOTFOUND, msg);
-		return false;
-	}
-	return true;
-}
-
-static void audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
-		  int64_t id, const char *sid, json_t *before, json_t *after)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "", idbuf[32];
-	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	if (vig_audit_append(r->srv->db, &r->who, tenant, action, type, sid ? sid : idbuf, b, a,
-			     NULL, NULL, errbuf) != VIG_OK)
-		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
-	free(b);
-	free(a);
-}
-
 static void reload_policy(struct vig_server *srv)
 {
 	char errbuf[VIG_ERRBUF_SIZE] = "";
@@ -249,21 +204,16 @@ static bool asset_fields(struct vig_req *r, json_t *body, struct vig_asset_field
 
 void vig_api_assets_list(struct vig_req *r)
 {
-	char errbuf[VIG_ERRBUF_SIZE] = "", tenant[VIG_NAME_MAX] = "", lim[16] = "";
+	char errbuf[VIG_ERRBUF_SIZE] = "", tenant[VIG_NAME_MAX] = "";
 	struct vig_asset *rows = NULL;
-	uint64_t limit = 0;
+	int64_t limit; /* 0: the store's default */
 	enum vig_err err;
 	size_t n = 0;
 	json_t *arr;
 
 	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0 ||
-	    vig_req_query(r, "limit", lim, sizeof(lim)) < 0)
+	    !vig_req_int(r, "limit", 0, 1, VIG_ASSET_LIST_MAX, &limit))
 		return;
-	if (lim[0] && (!vig_parse_u64(lim, strlen(lim), &limit) || limit == 0 ||
-		       limit > VIG_ASSET_LIST_MAX)) {
-		vig_reply_err(r, VIG_EINVAL, "limit: expected an integer in [1, 1000]");
-		return;
-	}
 	err = vig_asset_list(r->srv->db, &r->who, tenant, (size_t)limit, &rows, &n, errbuf);
 	if (err != VIG_OK) {
 		vig_reply_err(r, err, errbuf);
@@ -285,7 +235,7 @@ void vig_api_assets_create(struct vig_req *r)
 	enum vig_err err;
 	json_t *body, *j;
 
-	if (!req_tenant(r, tenant))
+	if (!vig_req_tenant(r, tenant, NULL))
 		return;
 	body = vig_req_json_body(r);
 	if (!body)
@@ -301,7 +251,7 @@ void vig_api_assets_create(struct vig_req *r)
 		return;
 	}
 	j = vig_asset_to_json(&a);
-	audit(r, a.tenant, "asset.create", "asset", a.id, NULL, NULL, j);
+	vig_req_audit_id(r, a.tenant, "asset.create", "asset", a.id, NULL, j);
 	vig_asset_release(&a);
 	reload_policy(r->srv);
 	vig_reply_jansson(r, 201, j);
@@ -314,7 +264,7 @@ void vig_api_asset_get(struct vig_req *r)
 	enum vig_err err;
 	int64_t id;
 
-	if (!parse_id(r, "asset", &id))
+	if (!vig_req_id(r, "asset", &id))
 		return;
 	err = vig_asset_get(r->srv->db, &r->who, id, &a, errbuf);
 	if (err != VIG_OK) {
@@ -335,7 +285,7 @@ void vig_api_asset_patch(struct vig_req *r)
 	json_t *body, *jb, *ja;
 	int64_t id;
 
-	if (!parse_id(r, "asset", &id))
+	if (!vig_req_id(r, "asset", &id))
 		return;
 	body = vig_req_json_body(r);
 	if (!body)
@@ -352,7 +302,7 @@ void vig_api_asset_patch(struct vig_req *r)
 	}
 	jb = vig_asset_to_json(&before);
 	ja = vig_asset_to_json(&after);
-	audit(r, after.tenant, "asset.update", "asset", id, NULL, jb, ja);
+	vig_req_audit_id(r, after.tenant, "asset.update", "asset", id, jb, ja);
 	json_decref(jb);
 	vig_asset_release(&before);
 	vig_asset_release(&after);
@@ -368,7 +318,7 @@ void vig_api_asset_delete(struct vig_req *r)
 	json_t *jb;
 	int64_t id;
 
-	if (!parse_id(r, "asset", &id))
+	if (!vig_req_id(r, "asset", &id))
 		return;
 	err = vig_asset_delete(r->srv->db, &r->who, id, &before, errbuf);
 	if (err != VIG_OK) {
@@ -376,7 +326,7 @@ void vig_api_asset_delete(struct vig_req *r)
 		return;
 	}
 	jb = vig_asset_to_json(&before);
-	audit(r, before.tenant, "asset.delete", "asset", id, NULL, jb, NULL);
+	vig_req_audit_id(r, before.tenant, "asset.delete", "asset", id, jb, NULL);
 	json_decref(jb);
 	vig_asset_release(&before);
 	reload_policy(r->srv);
@@ -410,7 +360,7 @@ static void entry_create(struct vig_req *r, enum vig_policy_kind kind, const cha
 	enum vig_err err;
 	json_t *body, *j;
 
-	if (!req_tenant(r, tenant))
+	if (!vig_req_tenant(r, tenant, NULL))
 		return;
 	body = vig_req_json_body(r);
 	if (!body)
@@ -432,7 +382,7 @@ static void entry_create(struct vig_req *r, enum vig_policy_kind kind, const cha
 	}
 	j = vig_policy_entry_to_json(&e, 0);
 	snprintf(action, sizeof(action), "%s.create", what);
-	audit(r, e.tenant, action, what, e.id, NULL, NULL, j);
+	vig_req_audit_id(r, e.tenant, action, what, e.id, NULL, j);
 	vig_policy_entry_release(&e);
 	reload_policy(r->srv);
 	vig_reply_jansson(r, 201, j);
@@ -447,7 +397,7 @@ static void entry_delete(struct vig_req *r, enum vig_policy_kind kind)
 	json_t *jb;
 	int64_t id;
 
-	if (!parse_id(r, what, &id))
+	if (!vig_req_id(r, what, &id))
 		return;
 	err = vig_policy_entry_delete(r->srv->db, &r->who, kind, id, &before, errbuf);
 	if (err != VIG_OK) {
@@ -456,7 +406,7 @@ static void entry_delete(struct vig_req *r, enum vig_policy_kind kind)
 	}
 	jb = vig_policy_entry_to_json(&before, vig_policy_hits(r->srv->policy, kind, id));
 	snprintf(action, sizeof(action), "%s.delete", what);
-	audit(r, before.tenant, action, what, id, NULL, jb, NULL);
+	vig_req_audit_id(r, before.tenant, action, what, id, jb, NULL);
 	json_decref(jb);
 	vig_policy_entry_release(&before);
 	reload_policy(r->srv);
@@ -887,7 +837,7 @@ void vig_api_hunts_create(struct vig_req *r)
 	}
 	if (vig_hunts_get(r->srv->hunts, &r->who, id, false, &j, errbuf) != VIG_OK)
 		j = json_pack("{s:I}", "id", (json_int_t)id);
-	audit(r, spec.tenant, "hunt.create", "hunt", id, NULL, NULL, j);
+	vig_req_audit_id(r, spec.tenant, "hunt.create", "hunt", id, NULL, j);
 	vig_reply_jansson(r, 202, j);
 out:
 	free(stored);
@@ -918,7 +868,7 @@ void vig_api_hunt_get(struct vig_req *r)
 	json_t *j;
 	int64_t id;
 
-	if (!parse_id(r, "hunt", &id) || vig_req_query(r, "hits", hits, sizeof(hits)) < 0)
+	if (!vig_req_id(r, "hunt", &id) || vig_req_query(r, "hits", hits, sizeof(hits)) < 0)
 		return;
 	err = vig_hunts_get(r->srv->hunts, &r->who, id, strcmp(hits, "0") != 0, &j, errbuf);
 	if (err != VIG_OK) {
@@ -935,7 +885,7 @@ void vig_api_hunt_cancel(struct vig_req *r)
 	json_t *j = NULL;
 	int64_t id;
 
-	if (!parse_id(r, "hunt", &id))
+	if (!vig_req_id(r, "hunt", &id))
 		return;
 	err = vig_hunts_cancel(r->srv->hunts, &r->who, id, errbuf);
 	if (err == VIG_OK)
@@ -944,7 +894,7 @@ void vig_api_hunt_cancel(struct vig_req *r)
 		vig_reply_err(r, err, errbuf);
 		return;
 	}
-	audit(r, json_string_value(json_object_get(j, "tenant")), "hunt.cancel", "hunt", id, NULL,
-	      NULL, NULL);
+	vig_req_audit_id(r, json_string_value(json_object_get(j, "tenant")), "hunt.cancel", "hunt",
+			 id, NULL, NULL);
 	vig_reply_jansson(r, 200, j);
 }

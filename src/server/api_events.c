@@ -4,8 +4,9 @@
  * api_incidents.c.
  *
  * Tenancy: every handler builds its struct vig_scope (or SQL tenant filter) from
- * vig_principal_scope(): a provider principal sees every tenant or the one named by
- * ?tenant=; anyone else sees only their own tenant, and naming another one is 403.
+ * vig_principal_scope() (through vig_req_tenant()): a provider principal sees every tenant or
+ * the one named by ?tenant=; anyone else sees only their own tenant, and naming another one
+ * is 403.
  * Time range: from/to are RFC 3339 or epoch seconds; the default is the last 24 hours
  * (to = now + 1 min, tolerating small clock skew of senders).
  */
@@ -28,7 +29,7 @@ struct search_args {
 	char q[Q_MAX + 1];
 	int64_t from, to;
 	const char *tenant;  /* scope tenant, NULL = all (provider) */
-	char tenant_req[VIG_NAME_MAX];
+	char tenant_buf[VIG_NAME_MAX]; /* what tenant points to */
 	struct vig_scope scope;
 };
 
@@ -44,16 +45,11 @@ static void reply_store_err(struct vig_req *r, enum vig_err err, const char *err
 /* Parses tenant into a scope; replies and returns false on error. */
 static bool scope_of(struct vig_req *r, struct search_args *a)
 {
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	enum vig_err err;
+	bool all;
 
-	if (vig_req_query(r, "tenant", a->tenant_req, sizeof(a->tenant_req)) < 0)
+	if (!vig_req_tenant(r, a->tenant_buf, &all))
 		return false;
-	err = vig_principal_scope(&r->who, a->tenant_req, &a->tenant, errbuf);
-	if (err != VIG_OK) {
-		vig_reply_err(r, err, errbuf[0] ? errbuf : "tenant not accessible");
-		return false;
-	}
+	a->tenant = all ? NULL : a->tenant_buf;
 	a->scope.all = a->tenant == NULL;
 	a->scope.tenants = a->tenant ? &a->tenant : NULL;
 	a->scope.n_tenants = a->tenant ? 1 : 0;
@@ -95,26 +91,6 @@ static bool search_args(struct vig_req *r, struct search_args *a)
 	return scope_of(r, a);
 }
 
-static bool uint_param(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
-		       int64_t *out)
-{
-	char v[32], msg[128];
-	int rc = vig_req_query(r, name, v, sizeof(v));
-
-	*out = def;
-	if (rc < 0)
-		return false;
-	if (rc == 0 || v[0] == '\0')
-		return true;
-	if (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi) {
-		snprintf(msg, sizeof(msg), "%s: expected an integer in [%lld, %lld]", name,
-			 (long long)lo, (long long)hi);
-		vig_reply_err(r, VIG_EINVAL, msg);
-		return false;
-	}
-	return true;
-}
-
 struct search_ctx {
 	struct vig_buf *out;
 	size_t n;
@@ -140,7 +116,7 @@ void vig_api_events_search(struct vig_req *r)
 	int64_t limit;
 	size_t found = 0;
 
-	if (!search_args(r, &a) || !uint_param(r, "limit", 100, 1, VIG_EVSTORE_MAX_LIMIT, &limit) ||
+	if (!search_args(r, &a) || !vig_req_int(r, "limit", 100, 1, VIG_EVSTORE_MAX_LIMIT, &limit) ||
 	    vig_req_query(r, "order", order, sizeof(order)) < 0)
 		return;
 	if (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
@@ -189,7 +165,7 @@ void vig_api_events_top(struct vig_req *r)
 	json_t *buckets;
 	int rc;
 
-	if (!search_args(r, &a) || !uint_param(r, "size", 10, 1, VIG_EVSTORE_MAX_TOP, &size))
+	if (!search_args(r, &a) || !vig_req_int(r, "size", 10, 1, VIG_EVSTORE_MAX_TOP, &size))
 		return;
 	rc = vig_req_query(r, "field", field, sizeof(field));
 	if (rc < 0)

@@ -17,18 +17,6 @@
 #include "common/vtime.h"
 #include "incident/incident.h"
 
-/* The {id} of the route as a positive integer; replies 404 and returns false otherwise. */
-static bool path_id(struct vig_req *r, const char *what, int64_t *id)
-{
-	char msg[64];
-
-	if (vig_parse_i64(r->param, strlen(r->param), id) && *id > 0)
-		return true;
-	snprintf(msg, sizeof(msg), "no such %s", what);
-	vig_reply_err(r, VIG_ENOTFOUND, msg);
-	return false;
-}
-
 /* Reads body[key] as an array of positive integers into a new array; replies 400 on error. */
 static bool id_list(struct vig_req *r, json_t *body, const char *key, int64_t **ids, size_t *n)
 {
@@ -123,22 +111,19 @@ static void notify_incident(struct vig_server *srv, const char *kind, int64_t id
 
 void vig_api_incidents_list(struct vig_req *r)
 {
-	char tenant[VIG_NAME_MAX] = "", status[32] = "", sev[32] = "", owner[VIG_NAME_MAX] = "", lim[16] = "";
+	char tenant[VIG_NAME_MAX] = "", status[32] = "", sev[32] = "", owner[VIG_NAME_MAX] = "";
 	char errbuf[VIG_ERRBUF_SIZE] = "";
 	struct vig_inc_filter f = {0};
 	json_t *out = NULL;
 	enum vig_err err;
-	int64_t limit = 0;
+	int64_t limit;
 
 	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0 ||
 	    vig_req_query(r, "status", status, sizeof(status)) < 0 ||
 	    vig_req_query(r, "severity", sev, sizeof(sev)) < 0 ||
-	    vig_req_query(r, "owner", owner, sizeof(owner)) < 0 || vig_req_query(r, "limit", lim, sizeof(lim)) < 0)
+	    vig_req_query(r, "owner", owner, sizeof(owner)) < 0 ||
+	    !vig_req_int(r, "limit", 0, 1, VIG_INC_LIST_MAX, &limit))
 		return;
-	if (*lim && (!vig_parse_i64(lim, strlen(lim), &limit) || limit < 1 || limit > VIG_INC_LIST_MAX)) {
-		vig_reply_err(r, VIG_EINVAL, "limit: expected an integer in [1, 1000]");
-		return;
-	}
 	f.tenant = tenant;
 	f.status = status;
 	f.severity = sev;
@@ -192,7 +177,7 @@ void vig_api_incident_get(struct vig_req *r)
 {
 	int64_t id;
 
-	if (path_id(r, "incident", &id))
+	if (vig_req_id(r, "incident", &id))
 		reply_incident(r, VIG_OK, "", id, 200);
 }
 
@@ -203,7 +188,7 @@ void vig_api_incident_patch(struct vig_req *r)
 	int64_t id;
 	enum vig_err err;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	/* "reason" is not a field: it goes to the audit row */
 	reason = json_object_get(body, "reason");
@@ -223,7 +208,7 @@ void vig_api_incident_comment(struct vig_req *r)
 	bool bad = false;
 	const char *text;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	text = opt_str(r, body, "body", &bad);
 	if (!bad) {
@@ -242,7 +227,7 @@ void vig_api_incident_task_add(struct vig_req *r)
 	bool bad = false;
 	const char *title, *owner;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	title = opt_str(r, body, "title", &bad);
 	owner = opt_str(r, body, "owner", &bad);
@@ -262,7 +247,7 @@ void vig_api_incident_task_patch(struct vig_req *r)
 	bool bad = false;
 	const char *status, *owner;
 
-	if (!path_id(r, "task", &tid) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "task", &tid) || !(body = vig_req_json_body(r)))
 		return;
 	status = opt_str(r, body, "status", &bad);
 	owner = opt_str(r, body, "owner", &bad);
@@ -285,7 +270,7 @@ void vig_api_incident_observable_add(struct vig_req *r)
 	bool bad = false;
 	const char *type, *value, *tlp, *pap;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	type = opt_str(r, body, "type", &bad);
 	value = opt_str(r, body, "value", &bad);
@@ -305,7 +290,7 @@ void vig_api_incident_observable_delete(struct vig_req *r)
 	int64_t oid;
 	enum vig_err err;
 
-	if (!path_id(r, "observable", &oid))
+	if (!vig_req_id(r, "observable", &oid))
 		return;
 	err = vig_inc_observable_delete(r->srv->db, &r->who, oid, errbuf);
 	if (err != VIG_OK)
@@ -321,7 +306,7 @@ void vig_api_incident_alerts(struct vig_req *r)
 	int64_t id, *ids = NULL;
 	size_t n = 0;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	if (id_list(r, body, "alert_ids", &ids, &n)) {
 		bool detach = json_is_true(json_object_get(body, "detach"));
@@ -339,7 +324,7 @@ void vig_api_incident_merge(struct vig_req *r)
 	char errbuf[VIG_ERRBUF_SIZE] = "";
 	int64_t id;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	from = json_object_get(body, "from");
 	if (!json_is_integer(from) || json_integer_value(from) <= 0) {
@@ -361,7 +346,7 @@ void vig_api_incident_split(struct vig_req *r)
 	bool bad = false;
 	const char *title;
 
-	if (!path_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "incident", &id) || !(body = vig_req_json_body(r)))
 		return;
 	title = opt_str(r, body, "title", &bad);
 	if (!bad && id_list(r, body, "alert_ids", &ids, &n)) {

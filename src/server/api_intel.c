@@ -680,40 +680,6 @@ void vig_intel_metrics(struct vig_server *srv, struct vig_buf *b)
 
 /* ---- request helpers ---- */
 
-static void audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
-		  const char *id, json_t *before, json_t *after)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	if (vig_audit_append(r->srv->db, &r->who, tenant, action, type, id, b, a, NULL, NULL,
-			     errbuf) != VIG_OK)
-		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
-	free(b);
-	free(a);
-}
-
-static bool int_param(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
-		      int64_t *out)
-{
-	char v[32], msg[128];
-	int rc = vig_req_query(r, name, v, sizeof(v));
-
-	*out = def;
-	if (rc < 0)
-		return false;
-	if (rc == 0 || v[0] == '\0')
-		return true;
-	if (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi) {
-		snprintf(msg, sizeof(msg), "%s: expected an integer in [%lld, %lld]", name,
-			 (long long)lo, (long long)hi);
-		vig_reply_err(r, VIG_EINVAL, msg);
-		return false;
-	}
-	return true;
-}
-
 static json_t *time_json(sqlite3_stmt *st, int col)
 {
 	char t[VIG_TIME_STRLEN];
@@ -792,15 +758,6 @@ static json_t *feed_get(struct vig_req *r, int64_t id, char tenant[VIG_NAME_MAX]
 	if (!o && reply)
 		vig_reply_err(r, VIG_ENOTFOUND, "no such feed");
 	return o;
-}
-
-static bool parse_feed_id(struct vig_req *r, int64_t *id)
-{
-	if (!vig_parse_i64(r->param, strlen(r->param), id) || *id <= 0) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such feed");
-		return false;
-	}
-	return true;
 }
 
 /* May the caller change a feed of tenant ("" global)? Replies 403 when not. */
@@ -1000,8 +957,8 @@ void vig_api_intel_feeds_create(struct vig_req *r)
 	}
 	after = feed_get(r, id, tenant, false);
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)id);
-	audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.create", "intel_feed", idstr, NULL,
-	      after);
+	vig_req_audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.create", "intel_feed",
+		      idstr, NULL, after);
 	request(r->srv->intel, id);
 	vig_reply_jansson(r, 201, after);
 }
@@ -1015,7 +972,7 @@ void vig_api_intel_feed_patch(struct vig_req *r)
 	int rc = SQLITE_DONE;
 	int64_t id;
 
-	if (!parse_feed_id(r, &id) || !(before = feed_get(r, id, tenant, true)))
+	if (!vig_req_id(r, "feed", &id) || !(before = feed_get(r, id, tenant, true)))
 		return;
 	if (!may_manage(r, tenant)) {
 		json_decref(before);
@@ -1105,8 +1062,8 @@ void vig_api_intel_feed_patch(struct vig_req *r)
 	}
 	after = feed_get(r, id, tenant, false);
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)id);
-	audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.update", "intel_feed", idstr,
-	      before, after);
+	vig_req_audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.update", "intel_feed",
+		      idstr, before, after);
 	json_decref(before);
 	request(r->srv->intel, id);
 	vig_reply_jansson(r, 200, after);
@@ -1121,7 +1078,7 @@ void vig_api_intel_feed_delete(struct vig_req *r)
 	int rc = SQLITE_ERROR;
 	int64_t id;
 
-	if (!parse_feed_id(r, &id) || !(before = feed_get(r, id, tenant, true)))
+	if (!vig_req_id(r, "feed", &id) || !(before = feed_get(r, id, tenant, true)))
 		return;
 	if (!may_manage(r, tenant)) {
 		json_decref(before);
@@ -1140,8 +1097,8 @@ void vig_api_intel_feed_delete(struct vig_req *r)
 		return;
 	}
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)id);
-	audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.delete", "intel_feed", idstr, before,
-	      NULL);
+	vig_req_audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.delete", "intel_feed",
+		      idstr, before, NULL);
 	json_decref(before);
 	request(r->srv->intel, 0);
 	vig_reply_jansson(r, 200, json_pack("{s:b}", "ok", 1));
@@ -1153,7 +1110,7 @@ void vig_api_intel_feed_refresh(struct vig_req *r)
 	json_t *f;
 	int64_t id;
 
-	if (!parse_feed_id(r, &id) || !(f = feed_get(r, id, tenant, true)))
+	if (!vig_req_id(r, "feed", &id) || !(f = feed_get(r, id, tenant, true)))
 		return;
 	if (!may_manage(r, tenant)) {
 		json_decref(f);
@@ -1161,8 +1118,8 @@ void vig_api_intel_feed_refresh(struct vig_req *r)
 	}
 	json_decref(f);
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)id);
-	audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.refresh", "intel_feed", idstr, NULL,
-	      NULL);
+	vig_req_audit(r, tenant[0] ? tenant : r->who.tenant, "intel_feed.refresh", "intel_feed",
+		      idstr, NULL, NULL);
 	request(r->srv->intel, id);
 	vig_reply_jansson(r, 202, json_pack("{s:I,s:b}", "id", (json_int_t)id, "queued", 1));
 }
@@ -1317,7 +1274,7 @@ void vig_api_attack_techniques(struct vig_req *r)
 	json_t *arr;
 
 	if (vig_req_query(r, "q", q, sizeof(q)) < 0 ||
-	    !int_param(r, "limit", TECH_LIST_DEFAULT, 1, TECH_LIST_MAX, &limit))
+	    !vig_req_int(r, "limit", TECH_LIST_DEFAULT, 1, TECH_LIST_MAX, &limit))
 		return;
 	if (!(a = attack_lock(r)))
 		return;
@@ -1407,7 +1364,7 @@ void vig_api_attack_import(struct vig_req *r)
 			  (json_int_t)st.techniques, "subtechniques", (json_int_t)st.subtechniques,
 			  "tactics", (json_int_t)st.tactics, "mitigations", (json_int_t)st.mitigations,
 			  "skipped", (json_int_t)st.skipped);
-	audit(r, r->who.tenant, "attack.import", "attack", "enterprise-attack", NULL, after);
+	vig_req_audit(r, r->who.tenant, "attack.import", "attack", "enterprise-attack", NULL, after);
 	vig_reply_jansson(r, 200, after);
 }
 

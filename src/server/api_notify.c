@@ -143,14 +143,6 @@ static void reply(struct vig_req *r, enum vig_err err, const char *errbuf, json_
 		vig_reply_jansson(r, status, out);
 }
 
-static bool route_id(struct vig_req *r, int64_t *id)
-{
-	if (vig_parse_i64(r->param, strlen(r->param), id) && *id > 0)
-		return true;
-	vig_reply_err(r, VIG_ENOTFOUND, "no such route");
-	return false;
-}
-
 void vig_api_notify_routes_list(struct vig_req *r)
 {
 	char errbuf[VIG_ERRBUF_SIZE] = "";
@@ -179,7 +171,7 @@ void vig_api_notify_route_patch(struct vig_req *r)
 	json_t *body, *out = NULL;
 	int64_t id;
 
-	if (!route_id(r, &id) || !(body = vig_req_json_body(r)))
+	if (!vig_req_id(r, "route", &id) || !(body = vig_req_json_body(r)))
 		return;
 	enum vig_err err = vig_notify_route_update(r->srv->db, &r->who, id, body, &out, errbuf);
 
@@ -193,7 +185,7 @@ void vig_api_notify_route_delete(struct vig_req *r)
 	int64_t id;
 	enum vig_err err;
 
-	if (!route_id(r, &id))
+	if (!vig_req_id(r, "route", &id))
 		return;
 	err = vig_notify_route_delete(r->srv->db, &r->who, id, errbuf);
 	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
@@ -201,20 +193,18 @@ void vig_api_notify_route_delete(struct vig_req *r)
 
 void vig_api_notify_deliveries(struct vig_req *r)
 {
-	char errbuf[VIG_ERRBUF_SIZE] = "", status[16] = "", lim[16] = "";
-	int64_t limit = 100;
+	char errbuf[VIG_ERRBUF_SIZE] = "", status[16] = "";
+	int64_t limit;
 	json_t *out = NULL;
 
-	if (vig_req_query(r, "status", status, sizeof(status)) < 0 || vig_req_query(r, "limit", lim, sizeof(lim)) < 0)
+	if (vig_req_query(r, "status", status, sizeof(status)) < 0)
 		return;
 	if (*status && strcmp(status, "pending") && strcmp(status, "sent") && strcmp(status, "dead")) {
 		vig_reply_err(r, VIG_EINVAL, "status must be pending, sent or dead");
 		return;
 	}
-	if (*lim && (!vig_parse_i64(lim, strlen(lim), &limit) || limit < 1 || limit > 1000)) {
-		vig_reply_err(r, VIG_EINVAL, "limit: expected an integer in [1, 1000]");
+	if (!vig_req_int(r, "limit", 100, 1, 1000, &limit))
 		return;
-	}
 	enum vig_err err = vig_notify_deliveries(r->srv->db, &r->who, status, limit, &out, errbuf);
 
 	reply(r, err, errbuf, out, 200);
@@ -226,10 +216,8 @@ void vig_api_notify_replay(struct vig_req *r)
 	int64_t id;
 	enum vig_err err;
 
-	if (!vig_parse_i64(r->param, strlen(r->param), &id) || id <= 0) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such delivery");
+	if (!vig_req_id(r, "delivery", &id))
 		return;
-	}
 	err = vig_notify_replay(r->srv->db, &r->who, id, vig_time_now(), errbuf);
 	if (err == VIG_OK && r->srv->notifier) {
 		pthread_mutex_lock(&r->srv->notifier->mu);

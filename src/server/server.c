@@ -365,6 +365,86 @@ int vig_req_query(struct vig_req *r, const char *name, char *out, size_t cap)
 	return rc;
 }
 
+bool vig_req_tenant(struct vig_req *r, char tenant[VIG_NAME_MAX], bool *all)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", req[VIG_NAME_MAX] = "";
+	const char *scope = NULL;
+	enum vig_err err;
+
+	if (vig_req_query(r, "tenant", req, sizeof(req)) < 0)
+		return false;
+	err = vig_principal_scope(&r->who, req, &scope, errbuf);
+	if (err != VIG_OK) {
+		vig_reply_err(r, err, errbuf[0] ? errbuf : "tenant not accessible");
+		return false;
+	}
+	if (all)
+		*all = scope == NULL;
+	snprintf(tenant, VIG_NAME_MAX, "%s", scope ? scope : r->who.tenant); /* scope may be req */
+	return true;
+}
+
+bool vig_req_int(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
+		 int64_t *out)
+{
+	char v[32], msg[128];
+	int rc = vig_req_query(r, name, v, sizeof(v));
+
+	*out = def;
+	if (rc < 0)
+		return false;
+	if (rc == 0 || v[0] == '\0')
+		return true;
+	if (!vig_parse_i64(v, strlen(v), out) || *out < lo || *out > hi) {
+		snprintf(msg, sizeof(msg), "%s: expected an integer in [%lld, %lld]", name,
+			 (long long)lo, (long long)hi);
+		vig_reply_err(r, VIG_EINVAL, msg);
+		return false;
+	}
+	return true;
+}
+
+bool vig_req_id(struct vig_req *r, const char *what, int64_t *id)
+{
+	char msg[96];
+
+	if (vig_parse_i64(r->param, strlen(r->param), id) && *id > 0)
+		return true;
+	snprintf(msg, sizeof(msg), "no such %s", what);
+	vig_reply_err(r, VIG_ENOTFOUND, msg);
+	return false;
+}
+
+void vig_req_audit_as(struct vig_req *r, const struct vig_principal *who, const char *tenant,
+		      const char *action, const char *type, const char *id, json_t *before,
+		      json_t *after)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	if (vig_audit_append(r->srv->db, who ? who : &r->who, tenant, action, type, id, b, a, NULL,
+			     NULL, errbuf) != VIG_OK)
+		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
+	free(b);
+	free(a);
+}
+
+void vig_req_audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
+		   const char *id, json_t *before, json_t *after)
+{
+	vig_req_audit_as(r, NULL, tenant, action, type, id, before, after);
+}
+
+void vig_req_audit_id(struct vig_req *r, const char *tenant, const char *action,
+		      const char *type, int64_t id, json_t *before, json_t *after)
+{
+	char idbuf[32];
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	vig_req_audit_as(r, NULL, tenant, action, type, idbuf, before, after);
+}
+
 char *vig_req_body_copy(struct vig_req *r, size_t *n)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
@@ -805,6 +885,7 @@ static void begin_shutdown(struct vig_server *srv)
 		srv->sock = NULL;
 	}
 	vig_sse_close_all(srv->sse);
+	vig_logs_quiesce(srv); /* receivers hand what they hold to the ingest queue before it drains */
 	event_base_once(srv->base, -1, EV_TIMEOUT, on_shutdown_tick, srv, &tv);
 }
 

@@ -162,6 +162,29 @@ void vig_req_free(struct vig_req *r);
 
 /* Query parameter into out; 1 found, 0 absent, -1 malformed (a 400 was already sent). */
 int vig_req_query(struct vig_req *r, const char *name, char *out, size_t cap);
+/* The tenant a request acts on: ?tenant= (checked with vig_principal_scope() against the caller)
+ * or the caller's own, copied into tenant. *all (may be NULL) is set when a provider named no
+ * tenant, so a list may span every tenant. On error replies (400/403/404) and returns false. */
+bool vig_req_tenant(struct vig_req *r, char tenant[VIG_NAME_MAX], bool *all);
+/* Integer query parameter name into *out: def when absent or empty, else it must lie in
+ * [lo, hi]; otherwise replies 400 "<name>: expected an integer in [lo, hi]" and returns false. */
+bool vig_req_int(struct vig_req *r, const char *name, int64_t def, int64_t lo, int64_t hi,
+		 int64_t *out);
+/* The route's {id} (r->param) as a positive integer into *id; otherwise replies 404
+ * "no such <what>" and returns false. */
+bool vig_req_id(struct vig_req *r, const char *what, int64_t *id);
+/* Appends an audit row for a change made by this request: actor who (NULL: the caller, r->who),
+ * tenant, action (e.g. "rule.update"), object type and id, and the object before and after as
+ * compact sorted JSON (either may be NULL). A failure to append is logged, never replied. */
+void vig_req_audit_as(struct vig_req *r, const struct vig_principal *who, const char *tenant,
+		      const char *action, const char *type, const char *id, json_t *before,
+		      json_t *after);
+/* vig_req_audit_as() with the caller as actor. */
+void vig_req_audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
+		   const char *id, json_t *before, json_t *after);
+/* vig_req_audit() for an object with an integer id. */
+void vig_req_audit_id(struct vig_req *r, const char *tenant, const char *action,
+		      const char *type, int64_t id, json_t *before, json_t *after);
 /* Parses the body as a JSON object (at most VIG_JSON_BODY_MAX bytes); on failure replies 400
  * and returns NULL. */
 json_t *vig_req_json_body(struct vig_req *r);
