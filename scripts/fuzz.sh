@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-${FUZZ_SECONDS:-20}}
 bdir=build/fuzz
 CC=clang cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Debug -DVIG_FUZZ=ON -DVIG_WERROR=OFF \
-	-DVIG_MODULES="common;event;store;parse;detect" >/dev/null || exit 1
+	-DVIG_MODULES="common;event;store;parse;detect;intel" >/dev/null || exit 1
 targets=$(sed -n 's/^fuzz_\([a-z_0-9]*\)\.c$/fuzz_\1/p' <(ls fuzz))
 pass=0; fail=0
 for t in $targets; do
