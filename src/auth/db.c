@@ -245,7 +245,19 @@ static const char MIGRATION_2[] =
 	"  last_error TEXT,"
 	"  created INTEGER NOT NULL,"
 	"  sent INTEGER);"
-	"CREATE INDEX notify_queue_due ON notify_queue(status, next_try);";
+	"CREATE INDEX notify_queue_due ON notify_queue(status, next_try);"
+	/* XDR blocking: addresses blocked across the estate, served to firewalls as a list. */
+	"CREATE TABLE blocklist ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  address TEXT NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  incident_id INTEGER,"
+	"  created_by TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  removed INTEGER);"
+	"CREATE INDEX blocklist_tenant ON blocklist(tenant_id, removed, expires);";
 
 static const char *const MIGRATIONS[] = { MIGRATION_1, MIGRATION_2 };
 
@@ -462,4 +474,18 @@ out_unlock:
 	*out = rows;
 	*n = count;
 	return VIG_OK;
+}
+
+enum vig_err vig_db_run_id(sqlite3 *h, const char *sql, int64_t id, int64_t v, char *errbuf)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		return vig_errf(errbuf, VIG_EIO, "db: %s", sqlite3_errmsg(h));
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, v);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VIG_OK : vig_errf(errbuf, VIG_EIO, "db: %s", sqlite3_errmsg(h));
 }

@@ -49,6 +49,10 @@ sqlite3 *vig_db_lock(struct vig_db *db);
 /* Releases the lock taken by vig_db_lock(). */
 void vig_db_unlock(struct vig_db *db);
 
+/* Runs one statement to completion with ?1 = id and ?2 = v (for "UPDATE t SET x = ?2 WHERE id =
+ * ?1" shapes), on a connection the caller holds locked. VIG_EIO with SQLite's message on failure. */
+enum vig_err vig_db_run_id(sqlite3 *h, const char *sql, int64_t id, int64_t v, char *errbuf);
+
 /* The schema version of the open database (PRAGMA user_version). */
 int vig_db_schema_version(struct vig_db *db);
 

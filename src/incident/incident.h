@@ -222,4 +222,36 @@ enum vig_err vig_sla_check(struct vig_db *db, int64_t now, size_t *warnings, siz
 enum vig_err vig_soc_metrics(struct vig_db *db, const struct vig_principal *who, const char *tenant,
 			     int64_t from, int64_t to, json_t **out, char *errbuf);
 
+/* ---- XDR blocking (blocklist.c) ---- */
+
+/*
+ * Addresses blocked across a tenant's estate: each entry is an IPv4/IPv6 address or CIDR with a
+ * reason, the incident it belongs to (optional), who added it and an expiry (0 = never).
+ * Firewalls poll the active entries as a plain-text external dynamic list; agents acting as
+ * gateways apply them with their block action. Adding and removing are audited.
+ */
+#define VIG_BLOCKLIST_MAX 100000 /* active entries listed per tenant */
+
+/* Normalises an address or CIDR ("10.0.0.1", "10.0.0.0/8", "2001:db8::/32") into out (64 bytes):
+ * the network address with host bits cleared, prefix omitted when it covers one address.
+ * False for anything else. */
+bool vig_blocklist_normalise(const char *in, char out[64]);
+
+/* Adds an entry in who's tenant (provider callers may name one); incident_id 0 = none;
+ * expires_in_s 0 = never. *out receives the entry. VIG_EINVAL for a bad address, VIG_ENOTFOUND
+ * for an incident not visible in that tenant, VIG_EEXIST when the address is already active. */
+enum vig_err vig_blocklist_add(struct vig_db *db, const struct vig_principal *who, const char *tenant,
+			       const char *address, const char *reason, int64_t incident_id,
+			       int64_t expires_in_s, int64_t now, json_t **out, char *errbuf);
+/* Removes an entry (kept in the table as removed). */
+enum vig_err vig_blocklist_remove(struct vig_db *db, const struct vig_principal *who, int64_t id, int64_t now,
+				  char *errbuf);
+/* {"entries":[{"id","tenant","address","reason","incident_id","created_by","created","expires",
+ * "active"}]}: the caller's scope, newest first; all=false lists the active ones only. */
+enum vig_err vig_blocklist_list(struct vig_db *db, const struct vig_principal *who, bool all,
+				int64_t now, json_t **out, char *errbuf);
+/* Appends the active addresses of tenant, one per line, sorted, to *text (malloc'ed). */
+enum vig_err vig_blocklist_text(struct vig_db *db, const char *tenant, int64_t now, char **text,
+				size_t *len, char *errbuf);
+
 #endif

@@ -415,6 +415,76 @@ static void test_sla(void **state)
 	assert_int_equal(vig_soc_metrics(f->db, &f->a, NULL, now, now, &o, err), VIG_EINVAL);
 }
 
+static void test_blocklist(void **state)
+{
+	struct fx *f = *state;
+	char err[VIG_ERRBUF_SIZE] = "", norm[64];
+	int64_t now = vig_time_now(), inc = 0;
+	json_t *e = NULL, *l = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	struct vig_inc_new in = {.title = "C2 beacon"};
+
+	assert_true(vig_blocklist_normalise("10.1.2.3", norm));
+	assert_string_equal(norm, "10.1.2.3");
+	assert_true(vig_blocklist_normalise("10.1.2.3/8", norm));
+	assert_string_equal(norm, "10.0.0.0/8");
+	assert_true(vig_blocklist_normalise("2001:DB8::1/32", norm));
+	assert_string_equal(norm, "2001:db8::/32");
+	assert_true(vig_blocklist_normalise("192.0.2.7/32", norm));
+	assert_string_equal(norm, "192.0.2.7");
+	assert_false(vig_blocklist_normalise("10.0.0.1/33", norm));
+	assert_false(vig_blocklist_normalise("evil.example", norm));
+	assert_false(vig_blocklist_normalise("10.0.0.1/", norm));
+
+	assert_int_equal(vig_inc_create(f->db, &f->a, &in, &inc, err), VIG_OK);
+	assert_int_equal(vig_blocklist_add(f->db, &f->a, NULL, "203.0.113.9", "C2 server", inc, 0, now, &e, err), VIG_OK);
+	assert_string_equal(s(e, "address"), "203.0.113.9");
+	json_decref(e);
+	assert_int_equal(vig_blocklist_add(f->db, &f->a, NULL, "203.0.113.9", "again", 0, 0, now, &e, err), VIG_EEXIST);
+	assert_int_equal(vig_blocklist_add(f->db, &f->a, NULL, "198.51.100.0/24", "scanner", 0, 60, now, &e, err), VIG_OK);
+	json_decref(e);
+	assert_int_equal(vig_blocklist_add(f->db, &f->a, NULL, "not-an-ip", NULL, 0, 0, now, &e, err), VIG_EINVAL);
+	assert_int_equal(vig_blocklist_add(f->db, &f->b, NULL, "192.0.2.1", NULL, inc, 0, now, &e, err), VIG_ENOTFOUND);
+	assert_int_equal(vig_blocklist_add(f->db, &f->a, "tenant-b", "192.0.2.1", NULL, 0, 0, now, &e, err), VIG_EPERM);
+	/* the text list: sorted, active only; after the expiry the /24 is gone */
+	assert_int_equal(vig_blocklist_text(f->db, "tenant-a", now, &text, &len, err), VIG_OK);
+	assert_string_equal(text, "198.51.100.0/24\n203.0.113.9\n");
+	free(text);
+	assert_int_equal(vig_blocklist_text(f->db, "tenant-a", now + 61 * SEC, &text, &len, err), VIG_OK);
+	assert_string_equal(text, "203.0.113.9\n");
+	free(text);
+	assert_int_equal(vig_blocklist_text(f->db, "tenant-b", now, &text, &len, err), VIG_OK);
+	assert_int_equal(len, 0);
+	free(text);
+	/* B sees none of A's entries and cannot remove them */
+	assert_int_equal(vig_blocklist_list(f->db, &f->b, true, now, &l, err), VIG_OK);
+	assert_int_equal(json_array_size(json_object_get(l, "entries")), 0);
+	json_decref(l);
+	assert_int_equal(vig_blocklist_list(f->db, &f->a, false, now, &l, err), VIG_OK);
+	assert_int_equal(json_array_size(json_object_get(l, "entries")), 2);
+	{
+		int64_t id = json_integer_value(json_object_get(json_array_get(json_object_get(l, "entries"), 1), "id"));
+
+		assert_int_equal(vig_blocklist_remove(f->db, &f->b, id, now, err), VIG_ENOTFOUND);
+		assert_int_equal(vig_blocklist_remove(f->db, &f->a, id, now, err), VIG_OK);
+		assert_int_equal(vig_blocklist_remove(f->db, &f->a, id, now, err), VIG_ENOTFOUND);
+	}
+	json_decref(l);
+	/* the incident's timeline shows the block */
+	assert_int_equal(vig_inc_get(f->db, &f->a, inc, &l, err), VIG_OK);
+	{
+		json_t *tl = json_object_get(l, "timeline"), *x;
+		size_t i;
+		bool seen = false;
+
+		json_array_foreach(tl, i, x)
+			seen |= !strcmp(s(x, "kind"), "blocklist.add");
+		assert_true(seen);
+	}
+	json_decref(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sightings_merge_split, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_grouping, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sla, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_blocklist, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

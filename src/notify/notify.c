@@ -895,19 +895,9 @@ enum vig_err vig_notify_replay(struct vig_db *db, const struct vig_principal *wh
 			snprintf(tenant, sizeof(tenant), "%s", (const char *)sqlite3_column_text(st, 0));
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-	if (err == VIG_OK && sqlite3_prepare_v2(h,
-						"UPDATE notify_queue SET status = 'pending', attempts = 0, next_try = ?2"
-						" WHERE id = ?1",
-						-1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-	}
-	sqlite3_finalize(st);
+	if (err == VIG_OK)
+		err = vig_db_run_id(h, "UPDATE notify_queue SET status = 'pending', attempts = 0, next_try = ?2 WHERE id = ?1",
+				    id, now, errbuf);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (err == VIG_OK)
 		err = vig_audit_append_locked(h, who, tenant, "notify.replay", "notify_delivery", idbuf, NULL, NULL, NULL,

@@ -510,3 +510,83 @@ void vig_incidents_stop(struct vig_server *srv)
 		srv->sla_timer = NULL;
 	}
 }
+
+/* ---- XDR blocking ---- */
+
+void vig_api_blocklist_list(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", all[8] = "";
+	json_t *out = NULL;
+	enum vig_err err;
+
+	if (vig_req_query(r, "all", all, sizeof(all)) < 0)
+		return;
+	err = vig_blocklist_list(r->srv->db, &r->who, !strcmp(all, "1"), vig_time_now(), &out, errbuf);
+	if (err != VIG_OK)
+		vig_reply_err(r, err, errbuf);
+	else
+		vig_reply_jansson(r, 200, out);
+}
+
+void vig_api_blocklist_add(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body = vig_req_json_body(r), *out = NULL, *inc, *exp;
+	bool bad = false;
+	const char *address, *reason, *tenant;
+	enum vig_err err;
+
+	if (!body)
+		return;
+	address = opt_str(r, body, "address", &bad);
+	reason = opt_str(r, body, "reason", &bad);
+	tenant = opt_str(r, body, "tenant", &bad);
+	inc = json_object_get(body, "incident_id");
+	exp = json_object_get(body, "expires_in_s");
+	if (!bad && ((inc && !json_is_null(inc) && !json_is_integer(inc)) || (exp && !json_is_integer(exp)))) {
+		vig_reply_err(r, VIG_EINVAL, "incident_id and expires_in_s must be integers");
+		bad = true;
+	}
+	if (!bad) {
+		err = vig_blocklist_add(r->srv->db, &r->who, tenant, address, reason,
+					json_is_integer(inc) ? json_integer_value(inc) : 0,
+					exp ? json_integer_value(exp) : 0, vig_time_now(), &out, errbuf);
+		if (err != VIG_OK)
+			vig_reply_err(r, err, errbuf);
+		else
+			vig_reply_jansson(r, 201, out);
+	}
+	json_decref(body);
+}
+
+void vig_api_blocklist_delete(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	int64_t id;
+	enum vig_err err;
+
+	if (!vig_req_id(r, "blocklist entry", &id))
+		return;
+	err = vig_blocklist_remove(r->srv->db, &r->who, id, vig_time_now(), errbuf);
+	if (err != VIG_OK)
+		vig_reply_err(r, err, errbuf);
+	else
+		vig_reply_jansson(r, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "ok", 1));
+}
+
+void vig_api_blocklist_text(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "", *text = NULL, tenant[VIG_NAME_MAX];
+	size_t len = 0;
+	enum vig_err err;
+
+	if (!vig_req_tenant(r, tenant, NULL)) /* ?tenant= for provider callers, else the caller's */
+		return;
+	err = vig_blocklist_text(r->srv->db, tenant, vig_time_now(), &text, &len, errbuf);
+	if (err != VIG_OK) {
+		vig_reply_err(r, err, errbuf);
+		return;
+	}
+	vig_reply_text(r, 200, "text/plain; charset=utf-8", text, len);
+	free(text);
+}

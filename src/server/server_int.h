@@ -252,6 +252,10 @@ void vig_incidents_metrics(struct vig_server *srv, struct vig_buf *b);
 void vig_api_tenant_sla_get(struct vig_req *r);
 void vig_api_tenant_sla_put(struct vig_req *r);
 void vig_api_soc_metrics(struct vig_req *r);
+void vig_api_blocklist_list(struct vig_req *r);
+void vig_api_blocklist_add(struct vig_req *r);
+void vig_api_blocklist_delete(struct vig_req *r);
+void vig_api_blocklist_text(struct vig_req *r);
 /* Starts / stops the periodic SLA check (a timer on the loop, sla.check_interval_s). */
 enum vig_err vig_incidents_start(struct vig_server *srv, char *errbuf);
 void vig_incidents_stop(struct vig_server *srv);

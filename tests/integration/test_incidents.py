@@ -198,6 +198,29 @@ class IncidentsTest(ServerTestCase):
         r = self.server.request("GET", "/metrics")
         self.assertIn("vigil_sla_breaches_total", r.body.decode())
 
+    def test_xdr_blocklist(self):
+        inc = self.req("POST", "/api/v1/incidents", {"title": "Beaconing to C2"}, status=201)
+        e = self.req("POST", "/api/v1/blocklist", {"address": "203.0.113.66", "reason": "C2 server",
+                                                   "incident_id": inc["id"]}, status=201)
+        self.assertEqual((e["address"], e["active"], e["incident_id"]), ("203.0.113.66", True, inc["id"]))
+        self.req("POST", "/api/v1/blocklist", {"address": "203.0.113.66"}, status=409)
+        self.req("POST", "/api/v1/blocklist", {"address": "10.9.8.7/16", "expires_in_s": 3600}, status=201)
+        self.req("POST", "/api/v1/blocklist", {"address": "evil.example"}, status=400)
+        # the external dynamic list: plain text, one address per line, any token of the tenant
+        r = self.server.request("GET", "/api/v1/blocklist.txt", token=self.tok_a)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"))
+        self.assertEqual(r.body.decode(), "10.9.0.0/16\n203.0.113.66\n")
+        rb = self.server.request("GET", "/api/v1/blocklist.txt", token=self.tok_b)
+        self.assertEqual(rb.body.decode(), "")
+        self.assertEqual(self.server.request("GET", "/api/v1/blocklist.txt").status, 401)
+        self.req("DELETE", "/api/v1/blocklist/%d" % e["id"], token=self.tok_b, status=404)
+        self.req("DELETE", "/api/v1/blocklist/%d" % e["id"])
+        r = self.server.request("GET", "/api/v1/blocklist.txt?tenant=inc-a", token=self.token)
+        self.assertEqual(r.body.decode(), "10.9.0.0/16\n")
+        d = self.req("GET", "/api/v1/incidents/%d" % inc["id"])
+        self.assertIn("blocklist.add", [t["kind"] for t in d["timeline"]])
+
     def test_cross_tenant(self):
         inc = self.req("POST", "/api/v1/incidents", {"title": "A only"}, status=201)
         iid = inc["id"]
