@@ -32,6 +32,7 @@
 #include <nftables/libnftables.h>
 
 #include "act_int.h"
+#include "agent.h"
 #include "common/buf.h"
 #include "common/vtime.h"
 
@@ -234,24 +235,16 @@ static enum vig_err vig_nf_state_path(const struct vig_action_env *env, char *ou
 	return VIG_OK;
 }
 
-/* Writes STATE/isolation.json (tmp + fsync + rename). */
+/* Writes STATE/isolation.json durably (vig_agent_write_file). */
 static enum vig_err vig_nf_state_write(const char *path, json_t *state, char *errbuf)
 {
-	char tmp[VIG_ACT_MAX_PATH + 16];
-	enum vig_err err = VIG_OK;
-	int fd;
+	char *text = json_dumps(state, JSON_SORT_KEYS | JSON_INDENT(2));
+	enum vig_err err;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return vig_errf(errbuf, VIG_EIO, "create %s: %s", tmp, strerror(errno));
-	if (json_dumpfd(state, fd, JSON_SORT_KEYS | JSON_INDENT(2)) != 0 || fsync(fd) != 0)
-		err = vig_errf(errbuf, VIG_EIO, "write %s: %s", tmp, strerror(errno));
-	close(fd);
-	if (err == VIG_OK && rename(tmp, path) != 0)
-		err = vig_errf(errbuf, VIG_EIO, "rename %s: %s", path, strerror(errno));
-	if (err != VIG_OK)
-		unlink(tmp);
+	if (!text)
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	err = vig_agent_write_file(path, text, strlen(text), 0600, errbuf);
+	free(text);
 	return err;
 }
 

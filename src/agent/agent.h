@@ -292,4 +292,13 @@ uint64_t vig_agent_poster_sent(const struct vig_agent_poster *p);
 /* Flushes what is queued (up to timeout_ms) and stops the thread. */
 void vig_agent_poster_free(struct vig_agent_poster *p, int timeout_ms);
 
+/* ---- durable files (spool.c) ---- */
+
+/* Writes n bytes to dir_fd/name with mode through name.tmp, fsync, rename and an fsync of the
+ * directory, so the file is either the old one or the whole new one after a crash. */
+enum vig_err vig_agent_write_at(int dir_fd, const char *name, const void *data, size_t n, unsigned mode,
+				char *errbuf);
+/* The same for a path (its directory is opened for the call). */
+enum vig_err vig_agent_write_file(const char *path, const void *data, size_t n, unsigned mode, char *errbuf);
+
 #endif /* VIG_AGENT_H */

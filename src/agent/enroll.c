@@ -44,45 +44,6 @@ enum vig_err vig_state_dir_prepare(const char *dir, char *errbuf)
 	return VIG_OK;
 }
 
-/* Writes n bytes to path with mode through path.tmp + fsync + rename. */
-static enum vig_err vig_write_file(const char *path, const void *data, size_t n, mode_t mode,
-				   char *errbuf)
-{
-	char tmp[VIG_AGENT_PATH_MAX + 8];
-	const char *p = data;
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return vig_errf(errbuf, VIG_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) != 0)
-		goto out_fail;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto out_fail;
-		p += w;
-		n -= (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto out_fail;
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return vig_errf(errbuf, VIG_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-	}
-	return VIG_OK;
-out_fail:
-	vig_errf(errbuf, VIG_EIO, "cannot write %s: %s", tmp, strerror(errno));
-	close(fd);
-	unlink(tmp);
-	return VIG_EIO;
-}
-
 /* Reads a small text file (at most max bytes) into a new string. */
 static char *vig_slurp(const char *path, size_t max, char *errbuf)
 {
@@ -245,12 +206,12 @@ static enum vig_err vig_enroll_store(const char *state_dir, const char *server, 
 	if (!agent_id || strlen(agent_id) != 32 || strspn(agent_id, "0123456789abcdef") != 32 || !tenant ||
 	    strlen(tenant) >= sizeof(id->tenant) || !cert || !strstr(cert, "BEGIN CERTIFICATE"))
 		return vig_errf(errbuf, VIG_EPARSE, "enrolment reply lacks agent_id, tenant or certificate");
-	err = vig_write_file(id->cert_path, cert, strlen(cert), 0644, errbuf);
+	err = vig_agent_write_file(id->cert_path, cert, strlen(cert), 0644, errbuf);
 	if (err == VIG_OK && ca)
-		err = vig_write_file(id->ca_path, ca, strlen(ca), 0644, errbuf);
+		err = vig_agent_write_file(id->ca_path, ca, strlen(ca), 0644, errbuf);
 	if (err == VIG_OK && cacert) {
 		trust = vig_slurp(cacert, 1u << 20, errbuf);
-		err = trust ? vig_write_file(id->server_ca_path, trust, strlen(trust), 0644, errbuf) : VIG_EIO;
+		err = trust ? vig_agent_write_file(id->server_ca_path, trust, strlen(trust), 0644, errbuf) : VIG_EIO;
 		free(trust);
 	}
 	if (err != VIG_OK)
@@ -261,7 +222,7 @@ static enum vig_err vig_enroll_store(const char *state_dir, const char *server, 
 	if (!doc)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/agent.json", state_dir);
-	err = vig_write_file(path, doc, strlen(doc), 0600, errbuf);
+	err = vig_agent_write_file(path, doc, strlen(doc), 0600, errbuf);
 	free(doc);
 	if (err != VIG_OK)
 		return err;

@@ -57,18 +57,19 @@ static void vig_spool_path(const struct vig_spool *s, uint64_t seq, char *out, s
 	snprintf(out, cap, "%s/%020llu" VIG_SPOOL_SUFFIX, s->dir, (unsigned long long)seq);
 }
 
-/* Writes n bytes to dir/name through name.tmp + fsync + rename + directory fsync. */
-static enum vig_err vig_write_durable(int dir_fd, const char *name, const void *data, size_t n,
-				      char *errbuf)
+enum vig_err vig_agent_write_at(int dir_fd, const char *name, const void *data, size_t n, unsigned mode,
+				char *errbuf)
 {
 	char tmp[VIG_AGENT_PATH_MAX];
 	const char *p = data;
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
 	if (fd < 0)
-		return vig_errf(errbuf, VIG_EIO, "spool: cannot create %s: %s", tmp, strerror(errno));
+		return vig_errf(errbuf, VIG_EIO, "cannot create %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, (mode_t)mode) != 0) /* a leftover tmp file keeps its old mode under O_TRUNC */
+		goto out_fail;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 
@@ -84,14 +85,32 @@ static enum vig_err vig_write_durable(int dir_fd, const char *name, const void *
 	close(fd);
 	if (renameat(dir_fd, tmp, dir_fd, name) != 0 || fsync(dir_fd) != 0) {
 		unlinkat(dir_fd, tmp, 0);
-		return vig_errf(errbuf, VIG_EIO, "spool: cannot commit %s: %s", name, strerror(errno));
+		return vig_errf(errbuf, VIG_EIO, "cannot commit %s: %s", name, strerror(errno));
 	}
 	return VIG_OK;
 out_fail:
-	vig_errf(errbuf, VIG_EIO, "spool: cannot write %s: %s", tmp, strerror(errno));
+	vig_errf(errbuf, VIG_EIO, "cannot write %s: %s", tmp, strerror(errno));
 	close(fd);
 	unlinkat(dir_fd, tmp, 0);
 	return VIG_EIO;
+}
+
+enum vig_err vig_agent_write_file(const char *path, const void *data, size_t n, unsigned mode, char *errbuf)
+{
+	char dir[VIG_AGENT_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	enum vig_err err;
+	int dfd;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return vig_errf(errbuf, VIG_EINVAL, "not a path under a directory: %s", path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return vig_errf(errbuf, VIG_EIO, "cannot open %s: %s", dir, strerror(errno));
+	err = vig_agent_write_at(dfd, slash + 1, data, n, mode, errbuf);
+	close(dfd);
+	return err;
 }
 
 /* Reads a whole file of at most max bytes into b (reset first). */
@@ -399,13 +418,13 @@ enum vig_err vig_spool_put(struct vig_spool *s, const void *ndjson, size_t len, 
 		vig_spool_drop_oldest(s);
 	my_seq = s->st.next_seq;
 	vig_spool_path(s, my_seq, path, sizeof(path));
-	err = vig_write_durable(s->dir_fd, strrchr(path, '/') + 1, z, zlen, errbuf);
+	err = vig_agent_write_at(s->dir_fd, strrchr(path, '/') + 1, z, zlen, 0600, errbuf);
 	free(z);
 	if (err != VIG_OK)
 		return err;
 	s->st.next_seq++;
 	snprintf(num, sizeof(num), "%llu\n", (unsigned long long)s->st.next_seq);
-	err = vig_write_durable(s->dir_fd, "seq", num, strlen(num), errbuf);
+	err = vig_agent_write_at(s->dir_fd, "seq", num, strlen(num), 0600, errbuf);
 	if (err != VIG_OK)
 		vig_warn("agent", "spool: sequence not saved (batch names still carry it)", "err=\"%s\"",
 			 errbuf ? errbuf : "");

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -90,6 +92,30 @@ static void test_parse_int(void **state)
 	assert_false(vig_parse_u64("12a", 3, &u));
 }
 
+/* vig_file_create: a new file with the mode asked for; an existing one is refused, not truncated. */
+static void test_file_create(void **state)
+{
+	char dir[] = "/tmp/vig-common-XXXXXX", path[64], err[VIG_ERRBUF_SIZE];
+	struct stat sb;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	fp = vig_file_create(path, 0600, err);
+	assert_non_null(fp);
+	fputs("secret", fp);
+	fclose(fp);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_null(vig_file_create(path, 0600, err));
+	assert_non_null(strstr(err, "cannot create"));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 6);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +123,7 @@ int main(void)
 		cmocka_unit_test(test_buf_limit_and_json),
 		cmocka_unit_test(test_time_roundtrip),
 		cmocka_unit_test(test_parse_int),
+		cmocka_unit_test(test_file_create),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

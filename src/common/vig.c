@@ -4,11 +4,13 @@
 #include "vig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -130,4 +132,21 @@ void vig_sha256(const void *data, size_t n, uint8_t out[32])
 bool vig_ct_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+FILE *vig_file_create(const char *path, unsigned mode, char *errbuf)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+	FILE *fp;
+
+	if (fd < 0) {
+		vig_errf(errbuf, VIG_EIO, "cannot create %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	fp = fdopen(fd, "w");
+	if (!fp) {
+		close(fd);
+		vig_errf(errbuf, VIG_EIO, "cannot open %s: %s", path, strerror(errno));
+	}
+	return fp;
 }

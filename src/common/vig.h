@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define VIG_VERSION "0.1.0"
 #define VIG_ERRBUF_SIZE 256
@@ -61,5 +62,9 @@ enum vig_err vig_random(void *buf, size_t n);
 void vig_sha256(const void *data, size_t n, uint8_t out[32]);
 /* Constant-time comparison of n bytes. */
 bool vig_ct_equal(const void *a, const void *b, size_t n);
+
+/* Creates path for writing, failing if it exists (O_EXCL), with the given mode (e.g. 0600 for
+ * keys); close-on-exec. NULL with errbuf ("cannot create PATH: reason") on failure. */
+FILE *vig_file_create(const char *path, unsigned mode, char *errbuf);
 
 #endif /* VIG_H */

@@ -121,23 +121,6 @@ out_fail:
 	return NULL;
 }
 
-static FILE *create_file(const char *path, mode_t mode, char *errbuf)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	FILE *fp;
-
-	if (fd < 0) {
-		vig_errf(errbuf, VIG_EIO, "cannot create %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	fp = fdopen(fd, "w");
-	if (!fp) {
-		close(fd);
-		vig_errf(errbuf, VIG_EIO, "cannot open %s: %s", path, strerror(errno));
-	}
-	return fp;
-}
-
 static enum vig_err create_ca(struct vig_fleet *f, const char *crt, const char *key_path,
 			      char *errbuf)
 {
@@ -150,14 +133,14 @@ static enum vig_err create_ca(struct vig_fleet *f, const char *crt, const char *
 	f->ca_cert = make_ca(f->ca_key, errbuf);
 	if (!f->ca_cert)
 		return VIG_EINTERNAL;
-	fp = create_file(key_path, 0600, errbuf);
+	fp = vig_file_create(key_path, 0600, errbuf);
 	if (!fp)
 		return VIG_EIO;
 	ok = PEM_write_PrivateKey(fp, f->ca_key, NULL, NULL, 0, NULL, NULL) == 1;
 	ok = (fflush(fp) == 0 && fsync(fileno(fp)) == 0) && ok;
 	if (fclose(fp) != 0 || !ok)
 		return vig_errf(errbuf, VIG_EIO, "cannot write %s", key_path);
-	fp = create_file(crt, 0644, errbuf);
+	fp = vig_file_create(crt, 0644, errbuf);
 	if (!fp)
 		return VIG_EIO;
 	ok = PEM_write_X509(fp, f->ca_cert) == 1;

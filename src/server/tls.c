@@ -116,24 +116,6 @@ out_fail:
 	return NULL;
 }
 
-/* Opens path for writing, new file only, mode 0600. */
-static FILE *create_private(const char *path, char *errbuf)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	FILE *f;
-
-	if (fd < 0) {
-		vig_errf(errbuf, VIG_EIO, "tls: cannot create %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		vig_errf(errbuf, VIG_EIO, "tls: cannot open %s: %s", path, strerror(errno));
-	}
-	return f;
-}
-
 /* mkdir of the directory holding path (one level), mode 0700; an existing one is fine. */
 static enum vig_err make_parent(const char *path, char *errbuf)
 {
@@ -151,7 +133,7 @@ static enum vig_err make_parent(const char *path, char *errbuf)
 
 static enum vig_err write_pem(const char *path, EVP_PKEY *key, X509 *cert, char *errbuf)
 {
-	FILE *f = create_private(path, errbuf);
+	FILE *f = vig_file_create(path, 0600, errbuf);
 	int ok;
 
 	if (!f)
