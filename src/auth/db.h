@@ -26,7 +26,7 @@
 #include "../common/vig.h"
 
 /* Number of migrations this build knows; PRAGMA user_version after a successful open. */
-#define VIG_DB_SCHEMA_VERSION 2
+#define VIG_DB_SCHEMA_VERSION 3
 /* The provider tenant created on first open (is_provider = 1). */
 #define VIG_DB_PROVIDER_TENANT "default"
 /* Milliseconds a statement waits on a lock held by another process before VIG_EBUSY. */

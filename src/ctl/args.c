@@ -253,6 +253,10 @@ static const struct vig_ctl_cmd_spec commands[] = {
 					   {NULL, 0, NULL}}},
 	{VIG_CTL_CMD_SUPPRESSIONS_DELETE, "suppressions", "delete", 1, 1, "ID", "end a suppression",
 	 NULL},
+	/* @evidence */
+	/* @response */
+	/* @sharing */
+	/* @reports */
 };
 
 static const struct vig_ctl_opt_spec global_opts[] = {

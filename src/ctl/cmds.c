@@ -1444,6 +1444,10 @@ static int run_api(struct ctx *x)
 					 FILE *); /* cmds_rules.c */
 		return vig_ctl_cmds_detectx(a, x->client, x->out, x->err);
 	}
+	/* @evidence */
+	/* @response */
+	/* @sharing */
+	/* @reports */
 	default: return vig_ctl_fail(x->err, "command not implemented");
 	}
 }

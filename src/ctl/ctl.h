@@ -74,6 +74,10 @@ enum vig_ctl_cmd_id {
 	VIG_CTL_CMD_EXCEPTIONS_LIST, VIG_CTL_CMD_EXCEPTIONS_ADD, VIG_CTL_CMD_EXCEPTIONS_DELETE,
 	VIG_CTL_CMD_SUPPRESSIONS_LIST, VIG_CTL_CMD_SUPPRESSIONS_ADD,
 	VIG_CTL_CMD_SUPPRESSIONS_DELETE,
+	/* @evidence */
+	/* @response */
+	/* @sharing */
+	/* @reports */
 };
 
 struct vig_ctl_cmd_spec {

@@ -141,6 +141,10 @@ void vig_api_metrics(struct vig_req *r)
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	vig_correlation_metrics(srv, &b);
 	vig_detect_mgmt_metrics(srv, &b);
+	/* @evidence */
+	/* @response */
+	/* @sharing */
+	/* @reports */
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);
 		vig_reply_err(r, VIG_EINTERNAL, "metrics too large");

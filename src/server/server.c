@@ -172,6 +172,10 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/v1/hunts", vig_api_hunts_create, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/hunts/{id}", vig_api_hunt_get, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_POST, "/api/v1/hunts/{id}/cancel", vig_api_hunt_cancel, VIG_PERM_EVENTS_READ},
+	/* @evidence: incident evidence and custody (api_evidence.c) */
+	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
 };
 
@@ -846,6 +850,10 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 		goto out_free;
 	if (vig_detect_mgmt_start(srv, errbuf) != VIG_OK) /* policy + hunts (api_detect.c) */
 		goto out_free;
+	/* @evidence: incident evidence and custody (api_evidence.c) */
+	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	return srv;
 out_free:
 	vig_server_free(srv);
@@ -925,6 +933,10 @@ void vig_server_free(struct vig_server *srv)
 	if (!srv)
 		return;
 	vig_retention_stop(srv->retention);
+	/* @evidence: incident evidence and custody (api_evidence.c) */
+	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	vig_incidents_stop(srv);
 	vig_notifier_stop(srv);
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */

@@ -122,6 +122,10 @@ struct vig_server {
 	struct vig_correlation *correlation; /* live Sigma correlation state (correlation.c) */
 	struct vig_policy *policy;        /* assets, suppressions, exceptions (src/alert/policy.h) */
 	struct vig_hunts *hunts;          /* retro-hunt queue and worker (src/alert/hunt.h) */
+	/* @evidence: incident evidence and custody (api_evidence.c) */
+	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 };
 
 /* Per request; heap-allocated because replies may be asynchronous (ingest, stream). Exactly
@@ -414,6 +418,10 @@ struct vig_policy_snap *vig_detect_mgmt_policy(struct vig_server *srv);
 void vig_detect_mgmt_policy_release(struct vig_policy_snap *pol);
 /* Appends the policy and hunt metrics to a /metrics reply. */
 void vig_detect_mgmt_metrics(struct vig_server *srv, struct vig_buf *b);
+/* @evidence: incident evidence and custody (api_evidence.c) */
+/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 
 /* ---- ingest (ingest.c) ---- */
 struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf);
