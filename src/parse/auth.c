@@ -151,7 +151,10 @@ static enum vig_err pam_body(struct vig_event *ev, const char *svc, size_t svc_n
 		n -= 24;
 		s = ps_find(p, n, " by ");
 		size_t un = s ? (size_t)(s - p) : n;
-		while (un && (p[un - 1] == ' ' || p[un - 1] == '('))
+		const char *upar = memchr(p, '(', un); /* newer PAM: "user root(uid=0) by (uid=0)" */
+		if (upar)
+			un = (size_t)(upar - p);
+		while (un && p[un - 1] == ' ')
 			un--;
 		bool switch_user = ps_eq(svc, svc_n, "su") || ps_eq(svc, svc_n, "sudo") ||
 				   ps_eq(svc, svc_n, "su-l") || ps_eq(svc, svc_n, "runuser");

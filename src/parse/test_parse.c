@@ -286,6 +286,15 @@ static void test_pam(void **state)
 	assert_string_equal(get(f, "user.name"), "alice");
 	assert_string_equal(get(f, "user.target.name"), "root");
 
+	assert_int_equal(run(f, "syslog", "Nov 23 10:00:01 h sshd[3]: pam_unix(sshd:session): session opened "
+					   "for user root(uid=0) by (uid=0)"), VIG_OK);
+	assert_string_equal(get(f, "user.name"), "root");
+
+	assert_int_equal(run(f, "syslog", "Nov 23 10:00:01 h sudo[3]: pam_unix(sudo:session): session opened "
+					   "for user root(uid=0) by alice(uid=1000)"), VIG_OK);
+	assert_string_equal(get(f, "user.name"), "alice");
+	assert_string_equal(get(f, "user.target.name"), "root");
+
 	assert_int_equal(run(f, "syslog", "Nov 23 10:00:01 h sshd[3]: pam_unix(sshd:session): session closed "
 					   "for user carol"), VIG_OK);
 	assert_string_equal(get(f, "event.type"), "end");
