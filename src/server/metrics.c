@@ -141,6 +141,7 @@ void vig_api_metrics(struct vig_req *r)
 	/* @detectx: correlation, filters, suppression, retro-hunt, rule test (api_detect.c) */
 	vig_correlation_metrics(srv, &b);
 	vig_detect_mgmt_metrics(srv, &b);
+	vig_offload_metrics(srv, &b);
 	/* @evidence */
 	/* @response */
 	/* @sharing */

@@ -51,20 +51,21 @@ struct vig_route {
 	const char *pattern; /* path, one segment may be {id} */
 	vig_handler_fn fn;   /* handler */
 	int perm;            /* enum vig_perm, PERM_PUBLIC or PERM_ANY */
+	bool offload;        /* slow: runs on an offload worker, not the loop (offload.c) */
 };
 
 static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/health", vig_api_health, PERM_PUBLIC},
 	{EVHTTP_REQ_GET, "/api/v1/setup", vig_api_setup_get, PERM_PUBLIC},
-	{EVHTTP_REQ_POST, "/api/v1/setup", vig_api_setup_post, PERM_PUBLIC},
-	{EVHTTP_REQ_POST, "/api/v1/login", vig_api_login, PERM_PUBLIC},
+	{EVHTTP_REQ_POST, "/api/v1/setup", vig_api_setup_post, PERM_PUBLIC, true},
+	{EVHTTP_REQ_POST, "/api/v1/login", vig_api_login, PERM_PUBLIC, true},
 	{EVHTTP_REQ_POST, "/api/v1/logout", vig_api_logout, PERM_ANY},
 	{EVHTTP_REQ_GET, "/api/v1/me", vig_api_me, PERM_ANY},
 	{EVHTTP_REQ_POST, "/api/v1/events", vig_api_events_ingest, VIG_PERM_EVENTS_WRITE},
-	{EVHTTP_REQ_GET, "/api/v1/events", vig_api_events_search, VIG_PERM_EVENTS_READ},
-	{EVHTTP_REQ_GET, "/api/v1/events/count", vig_api_events_count, VIG_PERM_EVENTS_READ},
-	{EVHTTP_REQ_GET, "/api/v1/events/top", vig_api_events_top, VIG_PERM_EVENTS_READ},
-	{EVHTTP_REQ_GET, "/api/v1/events/histogram", vig_api_events_histogram, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/events", vig_api_events_search, VIG_PERM_EVENTS_READ, true},
+	{EVHTTP_REQ_GET, "/api/v1/events/count", vig_api_events_count, VIG_PERM_EVENTS_READ, true},
+	{EVHTTP_REQ_GET, "/api/v1/events/top", vig_api_events_top, VIG_PERM_EVENTS_READ, true},
+	{EVHTTP_REQ_GET, "/api/v1/events/histogram", vig_api_events_histogram, VIG_PERM_EVENTS_READ, true},
 	{EVHTTP_REQ_GET, "/api/v1/fields", vig_api_fields, PERM_ANY},
 	/* alerts and rules: api_alerts.c */
 	{EVHTTP_REQ_GET, "/api/v1/alerts", vig_api_alerts_list, VIG_PERM_ALERTS_READ},
@@ -105,8 +106,8 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/tenants/{id}", vig_api_tenant_get, VIG_PERM_TENANTS_READ},
 	{EVHTTP_REQ_PATCH, "/api/v1/tenants/{id}", vig_api_tenant_patch, VIG_PERM_TENANTS_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/users", vig_api_users_list, VIG_PERM_USERS_READ},
-	{EVHTTP_REQ_POST, "/api/v1/users", vig_api_users_create, VIG_PERM_USERS_WRITE},
-	{EVHTTP_REQ_PATCH, "/api/v1/users/{id}", vig_api_user_patch, VIG_PERM_USERS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/users", vig_api_users_create, VIG_PERM_USERS_WRITE, true},
+	{EVHTTP_REQ_PATCH, "/api/v1/users/{id}", vig_api_user_patch, VIG_PERM_USERS_WRITE, true},
 	{EVHTTP_REQ_DELETE, "/api/v1/users/{id}", vig_api_user_delete, VIG_PERM_USERS_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/tokens", vig_api_tokens_list, VIG_PERM_TOKENS_READ},
 	{EVHTTP_REQ_POST, "/api/v1/tokens", vig_api_tokens_create, VIG_PERM_TOKENS_WRITE},
@@ -150,7 +151,7 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/v1/intel/feeds/{id}/refresh", vig_api_intel_feed_refresh, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/intel/lookup", vig_api_intel_lookup, VIG_PERM_ALERTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/intel/stats", vig_api_intel_stats, VIG_PERM_RULES_READ},
-	{EVHTTP_REQ_POST, "/api/v1/attack/import", vig_api_attack_import, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/attack/import", vig_api_attack_import, VIG_PERM_RULES_WRITE, true},
 	{EVHTTP_REQ_GET, "/api/v1/attack/techniques", vig_api_attack_techniques, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_GET, "/api/v1/attack/techniques/{id}", vig_api_attack_technique, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_GET, "/api/v1/attack/navigator", vig_api_attack_navigator, VIG_PERM_RULES_READ},
@@ -166,10 +167,10 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/rules/{id}/exceptions", vig_api_rule_exceptions_list, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_POST, "/api/v1/rules/{id}/exceptions", vig_api_rule_exceptions_create, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_DELETE, "/api/v1/exceptions/{id}", vig_api_exception_delete, VIG_PERM_RULES_WRITE},
-	{EVHTTP_REQ_POST, "/api/v1/rules/validate", vig_api_rules_validate, VIG_PERM_RULES_READ},
-	{EVHTTP_REQ_POST, "/api/v1/rules/test", vig_api_rules_test, VIG_PERM_RULES_READ},
+	{EVHTTP_REQ_POST, "/api/v1/rules/validate", vig_api_rules_validate, VIG_PERM_RULES_READ, true},
+	{EVHTTP_REQ_POST, "/api/v1/rules/test", vig_api_rules_test, VIG_PERM_RULES_READ, true},
 	{EVHTTP_REQ_GET, "/api/v1/hunts", vig_api_hunts_list, VIG_PERM_EVENTS_READ},
-	{EVHTTP_REQ_POST, "/api/v1/hunts", vig_api_hunts_create, VIG_PERM_EVENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/hunts", vig_api_hunts_create, VIG_PERM_EVENTS_READ, true},
 	{EVHTTP_REQ_GET, "/api/v1/hunts/{id}", vig_api_hunt_get, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_POST, "/api/v1/hunts/{id}/cancel", vig_api_hunt_cancel, VIG_PERM_EVENTS_READ},
 	/* @evidence: incident evidence and custody (api_evidence.c) */
@@ -307,8 +308,11 @@ static void add_security_headers(struct vig_req *r, const char *ctype)
 
 void vig_reply_text(struct vig_req *r, int status, const char *ctype, const char *text, size_t n)
 {
-	struct evbuffer *out = evbuffer_new();
+	struct evbuffer *out;
 
+	if (r->offload_job && vig_offload_capture(r, status, ctype, text, n))
+		return; /* on a worker: the loop sends it */
+	out = evbuffer_new();
 	add_security_headers(r, ctype);
 	if (out && n)
 		evbuffer_add(out, text, n);
@@ -636,6 +640,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 			return;
 		}
 	}
+	if (route->offload && srv->offload) {
+		if (!vig_offload_submit(r, route->fn)) {
+			vig_req_header(r, "Retry-After", "5");
+			vig_reply_err_status(r, 503, VIG_EBUSY, "too many slow requests; retry later");
+		}
+		return;
+	}
 	route->fn(r);
 }
 
@@ -832,6 +843,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	srv->retention = vig_retention_start(srv, errbuf);
 	if (!srv->retention)
 		goto out_free;
+	if (vig_offload_start(srv, errbuf) != VIG_OK) /* workers for slow handlers */
+		goto out_free;
 	if (vig_incidents_start(srv, errbuf) != VIG_OK) /* the SLA check (api_incidents.c) */
 		goto out_free;
 	if (vig_notifier_start(srv, errbuf) != VIG_OK) /* notifications (api_notify.c) */
@@ -932,6 +945,7 @@ void vig_server_free(struct vig_server *srv)
 {
 	if (!srv)
 		return;
+	vig_offload_stop(srv); /* answers what the workers hold while evhttp exists */
 	vig_retention_stop(srv->retention);
 	/* @evidence: incident evidence and custody (api_evidence.c) */
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */

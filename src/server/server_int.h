@@ -108,6 +108,7 @@ struct vig_server {
 	bool stopping;                    /* shutdown began */
 	int port;                         /* bound port */
 	struct event *sla_timer;          /* periodic SLA check (api_incidents.c) */
+	struct vig_offload *offload;      /* workers for slow handlers (offload.c) */
 	struct vig_notifier *notifier;    /* notification delivery thread (api_notify.c) */
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
 	struct vig_fleet *fleet;          /* agent CA, tokens, agents, actions (src/fleet) */
@@ -145,6 +146,7 @@ struct vig_req {
 	char remote[64];              /* client address */
 	int64_t start_mono;           /* for the access log */
 	bool api;                     /* path under /api: Cache-Control no-store */
+	struct vig_offload_job *offload_job; /* set while the handler runs on a worker (offload.c) */
 };
 
 /* Sends body (may be NULL: empty) as JSON with status, logs, counts, frees r. */
@@ -422,6 +424,18 @@ void vig_detect_mgmt_metrics(struct vig_server *srv, struct vig_buf *b);
 /* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 /* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 /* @reports: reports: definitions, schedules, runs (api_reports.c) */
+
+/* ---- slow handlers off the loop (offload.c) ---- */
+struct vig_offload;
+struct vig_offload_job;
+enum vig_err vig_offload_start(struct vig_server *srv, char *errbuf);
+/* Finishes running jobs, answers waiting ones 503; loop thread, before the HTTP server goes. */
+void vig_offload_stop(struct vig_server *srv);
+/* Runs fn(r) on a worker; false (nothing taken) when the queue is full or stopping. */
+bool vig_offload_submit(struct vig_req *r, void (*fn)(struct vig_req *r));
+/* vig_reply_text's hook: on a worker, keeps the reply for the loop and returns true. */
+bool vig_offload_capture(struct vig_req *r, int status, const char *ctype, const char *text, size_t n);
+void vig_offload_metrics(struct vig_server *srv, struct vig_buf *b);
 
 /* ---- ingest (ingest.c) ---- */
 struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf);

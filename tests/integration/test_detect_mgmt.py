@@ -243,6 +243,41 @@ class DetectMgmtTest(ServerTestCase):
         self.assertEqual(fired[2][0]["title"], "twice per host")
         self.assertEqual(fired[2][0]["events"], 2)
 
+    def test_slow_requests_leave_the_loop_free(self):
+        """A rule test that takes a while runs on an offload worker: health checks are answered
+        while it is in flight, and it is counted."""
+        import threading
+        # regular expressions with bounded repeats make the matcher's compilation take a while
+        rules = "---\n".join(rule_yaml("slow-%03d-marker" % i) + "  re%d:\n    CommandLine|re: "
+                              "'[a-z]{1,%d}x[0-9]{2,30}y[^q]{3,20}z%03d'\n" % (i, 20 + i, i)
+                              for i in range(60))
+        rules = rules.replace("condition: sel\n", "condition: sel or 1 of re*\n")
+        events = [proc_event("bash -c slow-%03d-marker and more words" % (i % 75)) for i in range(1000)]
+        done = {}
+
+        def slow():
+            t0 = time.monotonic()
+            done["r"] = self.server.request("POST", "/api/v1/rules/test", {"yaml": rules, "events": events},
+                                            token=self.token, timeout=120)
+            done["t"] = time.monotonic() - t0
+        th = threading.Thread(target=slow)
+        th.start()
+        answered_during = 0
+        while th.is_alive():
+            r = self.server.request("GET", "/api/v1/health")
+            self.assertEqual(r.status, 200)
+            if th.is_alive():
+                answered_during += 1
+            time.sleep(0.02)
+        th.join()
+        self.assertEqual(done["r"].status, 200, done["r"])
+        res = done["r"].json()["results"]
+        self.assertEqual(len(res), 1000)
+        self.assertEqual(len(res[7]["matched"]), 1)
+        self.assertGreaterEqual(answered_during, 5, "few health answers (%d) while the rule test ran (%.2f s)" % (answered_during, done["t"]))
+        m = self.server.request("GET", "/metrics").body.decode()
+        self.assertRegex(m, r"vigil_offload_requests_total [1-9]")
+
     # ---- hunts ----
 
     def test_hunt_finds_past_events(self):
