@@ -267,10 +267,5 @@ enum vig_err vig_fleet_upload_file(struct vig_fleet *f, const struct vig_princip
  * truncated or multi-frame input is VIG_EINVAL. */
 enum vig_err vig_fleet_zstd_decompress(const void *src, size_t n, size_t max, char **out,
 				       size_t *out_n, char *errbuf);
-/* Appends the NDJSON batch to out with every event's agent.id set to agent_id (replacing what
- * the event said). Lines that are not JSON objects are copied unchanged; line numbers are kept.
- * Returns the buffer's error (VIG_ETOOBIG at out's bound). */
-enum vig_err vig_fleet_batch_stamp(const char *ndjson, size_t n, const char *agent_id,
-				   struct vig_buf *out);
 
 #endif /* VIG_FLEET_H */

@@ -666,60 +666,6 @@ static void test_zstd(void **state)
 	assert_non_null(strstr(err, "one frame"));
 }
 
-static void test_stamp(void **state)
-{
-	const char *in = "{\"agent.id\":\"forged\",\"message\":\"a\"}\n"
-			 "\n"
-			 "{\"agent\":{\"id\":\"x\",\"name\":\"n\"},\"message\":\"b\"}\n"
-			 "not json\n"
-			 "{\"message\":\"c\"}";
-	const char *id = "0123456789abcdef0123456789abcdef";
-	struct vig_buf out;
-	char *line, *save = NULL, *copy;
-	int i = 0;
-
-	(void)state;
-	vig_buf_init(&out, 1 << 20);
-	assert_int_equal(vig_fleet_batch_stamp(in, strlen(in), id, &out), VIG_OK);
-	vig_buf_addc(&out, '\0');
-	copy = strdup(out.data);
-	/* five lines kept, in order (the empty one too) */
-	assert_int_equal(strchr(copy, '\n') - copy > 0, 1);
-	for (line = copy; line; line = save) {
-		char *nl = strchr(line, '\n');
-		json_t *o;
-
-		save = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = '\0';
-		i++;
-		if (i == 2) {
-			assert_string_equal(line, "");
-			continue;
-		}
-		if (i == 4) {
-			assert_string_equal(line, "not json");
-			continue;
-		}
-		o = json_loads(line, 0, NULL);
-		assert_non_null(o);
-		assert_null(json_object_get(o, "agent.id"));
-		assert_string_equal(json_string_value(json_object_get(json_object_get(o, "agent"), "id")),
-				    id);
-		if (i == 3)
-			assert_string_equal(
-				json_string_value(json_object_get(json_object_get(o, "agent"), "name")), "n");
-		json_decref(o);
-	}
-	assert_int_equal(i, 5);
-	free(copy);
-	vig_buf_release(&out);
-	/* the output bound */
-	vig_buf_init(&out, 16);
-	assert_int_equal(vig_fleet_batch_stamp(in, strlen(in), id, &out), VIG_ETOOBIG);
-	vig_buf_release(&out);
-}
-
 struct race {
 	struct fx *f;
 	const char *token;
@@ -779,7 +725,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_actions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_upload, fx_setup, fx_teardown),
 		cmocka_unit_test(test_zstd),
-		cmocka_unit_test(test_stamp),
 		cmocka_unit_test_setup_teardown(test_enroll_race, fx_setup, fx_teardown),
 	};
 

@@ -10,10 +10,10 @@
  * certificate (fingerprint). The request then runs as principal "agent:<id>" in the agent's
  * tenant with the ingest role (events:write only).
  *
- * Event batches are zstd-decompressed (bounded by limits.max_body_bytes), every event gets the
- * agent's id (vig_fleet_batch_stamp), the request body is replaced by the result and the batch
- * goes through the very handler of POST /api/v1/events (ingest.c), which forces tenant.id to
- * the principal's tenant and answers once the batch is durable.
+ * Event batches are zstd-decompressed (bounded by limits.max_body_bytes) and go the way of
+ * POST /api/v1/events (ingest.c): the writer thread forces tenant.id to the principal's tenant
+ * and agent.id to the agent's id while it decodes, and the reply waits until the batch is
+ * durable.
  *
  * Long-poll (loop thread only): GET /agent/actions takes the agent's queued actions; with none
  * the request is held (at most agents.max_polls) until an action is queued for that agent
@@ -333,7 +333,6 @@ void vig_api_agent_events(struct vig_req *r)
 	size_t len = evbuffer_get_length(in), plain_n = 0, idlen = strlen(agent_of(r));
 	char errbuf[VIG_ERRBUF_SIZE] = "", *plain = NULL;
 	const char *text;
-	struct vig_buf out;
 	enum vig_err err;
 
 	if (!bid || strncmp(bid, agent_of(r), idlen) != 0 || bid[idlen] != ':' || !bid[idlen + 1]) {
@@ -348,29 +347,13 @@ void vig_api_agent_events(struct vig_req *r)
 			vig_reply_err(r, err, errbuf);
 			return;
 		}
-		text = plain;
-		len = plain_n;
 	} else if (enc && strcasecmp(enc, "identity") != 0) {
 		vig_reply_err_status(r, 415, VIG_EUNSUPPORTED, "Content-Encoding: expected zstd");
 		return;
 	}
-	vig_buf_init(&out, (size_t)r->srv->cfg.max_body_bytes * 2 + 65536);
-	err = vig_fleet_batch_stamp(text ? text : "", len, agent_of(r), &out);
-	free(plain);
-	if (err != VIG_OK) {
-		vig_buf_release(&out);
-		vig_reply_err(r, err, "batch too large once stamped");
-		return;
-	}
-	evbuffer_drain(in, evbuffer_get_length(in));
-	if (out.len && evbuffer_add(in, out.data, out.len) != 0) {
-		vig_buf_release(&out);
-		vig_reply_err(r, VIG_ENOMEM, "out of memory");
-		return;
-	}
-	vig_buf_release(&out);
 	atomic_fetch_add(&r->srv->agents->batches, 1);
-	vig_api_events_ingest(r); /* the same path as POST /api/v1/events; it replies */
+	/* the path of POST /api/v1/events; the writer sets agent.id and replies */
+	vig_ingest_agent_batch(r, agent_of(r), plain, plain_n);
 }
 
 void vig_api_agent_heartbeat(struct vig_req *r)

@@ -47,6 +47,7 @@ struct ingest_batch {
 	bool retry_after;           /* add Retry-After to the reply */
 	struct vig_buf reply;       /* reply body */
 	struct vig_logs_batch *logs; /* raw-log batch (sources.h) or NULL for NDJSON */
+	char agent_id[VIG_NAME_MAX]; /* an agent's batch: every event's agent.id is set to it */
 	struct ingest_batch *next;  /* queue / done list link */
 };
 
@@ -171,6 +172,11 @@ static size_t decode_lines(struct decode_state *d, struct vig_arena *arena, stru
 		}
 		if (!fix_tenant(d, &evs[n], errbuf)) {
 			reject(d, line, VIG_REJECT_TENANT, errbuf);
+			goto next_line;
+		}
+		if (d->b->agent_id[0] &&
+		    vig_event_set_cstr(&evs[n], VIG_F_AGENT_ID, d->b->agent_id) != VIG_OK) {
+			reject(d, line, VIG_REJECT_TOO_BIG, "out of memory");
 			goto next_line;
 		}
 		ptrs[n] = &evs[n];
@@ -402,7 +408,9 @@ void vig_api_events_ingest(struct vig_req *r)
 	vig_ingest_request(r, NULL);
 }
 
-void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
+/* Queues r's batch: body (malloc'ed, owned) or, when NULL, a copy of the request body. */
+static void ingest_request(struct vig_req *r, struct vig_logs_batch *logs, const char *agent_id,
+			   char *body, size_t len)
 {
 	struct vig_ingest *in = r->srv->ingest;
 	const char *bid = evhttp_find_header(evhttp_request_get_input_headers(r->req),
@@ -412,12 +420,20 @@ void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
 
 	if (bid && !batch_id_valid(bid)) {
 		vig_logs_batch_free(logs);
+		free(body);
 		vig_reply_err(r, VIG_EINVAL, "X-Vigil-Batch-Id: 1-64 characters of [A-Za-z0-9._:-]");
 		return;
 	}
 	b = calloc(1, sizeof(*b));
-	if (!b || !(b->body = vig_req_body_copy(r, &b->len))) {
+	if (b && body) {
+		b->body = body;
+		b->len = len;
+	} else if (b) {
+		b->body = vig_req_body_copy(r, &b->len);
+	}
+	if (!b || !b->body) {
 		free(b);
+		free(body);
 		vig_logs_batch_free(logs);
 		vig_reply_err(r, VIG_ENOMEM, "out of memory");
 		return;
@@ -425,6 +441,8 @@ void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
 	b->r = r;
 	b->who = r->who;
 	b->logs = logs;
+	if (agent_id)
+		snprintf(b->agent_id, sizeof(b->agent_id), "%s", agent_id);
 	if (bid)
 		snprintf(b->key, sizeof(b->key), "%s/%s", r->who.tenant, bid);
 	full = !enqueue(in, b);
@@ -437,6 +455,16 @@ void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
 		vig_reply_err(r, VIG_EBUSY, "ingest queue full, retry later");
 	}
 	/* else the reply comes from on_done once the batch is durable */
+}
+
+void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs)
+{
+	ingest_request(r, logs, NULL, NULL, 0);
+}
+
+void vig_ingest_agent_batch(struct vig_req *r, const char *agent_id, char *body, size_t len)
+{
+	ingest_request(r, NULL, agent_id, body, len);
 }
 
 struct vig_ingest *vig_ingest_new(struct vig_server *srv, char *errbuf)

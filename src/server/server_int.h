@@ -325,6 +325,9 @@ void vig_api_reduction_stats(struct vig_req *r);
 void vig_api_reduction_evidence(struct vig_req *r);
 /* Queues a request's body as an ingest batch, raw records when logs is not NULL (owned). */
 void vig_ingest_request(struct vig_req *r, struct vig_logs_batch *logs);
+/* Queues an agent's NDJSON batch: body (malloc'ed, owned; NULL = the request's body) whose
+ * events all get agent.id = agent_id on the writer thread, whatever they said. */
+void vig_ingest_agent_batch(struct vig_req *r, const char *agent_id, char *body, size_t len);
 /* Queues a receiver's batch (body malloc'ed; body and logs owned on VIG_OK); VIG_EBUSY when
  * the queue is full (nothing taken), VIG_ENOMEM. Any thread. */
 enum vig_err vig_ingest_submit(struct vig_ingest *in, char *body, size_t len,

@@ -204,6 +204,8 @@ class AgentsTest(ServerTestCase):
         evs = [{"event": {"category": "process", "type": "start"},
                 "process": {"command_line": "/bin/echo %s %d" % (marker, i)},
                 "agent": {"id": "forged"}, "tenant": {"id": "agents-b"}} for i in range(5)]
+        evs[1]["agent.id"] = "forged-flat"  # dotted keys are the same field
+        del evs[1]["agent"]
         body = ("\n".join(json.dumps(e) for e in evs) + "\n").encode()
         z = subprocess.run(["zstd", "-q", "-c"], input=body, check=True, capture_output=True).stdout
         h = {"Content-Type": "application/x-ndjson", "Content-Encoding": "zstd",
