@@ -265,6 +265,34 @@ static const char MIGRATION_2[] =
 static const char MIGRATION_3[] =
 	""
 	/* @evidence: incident evidence with SHA-256 and custody log (src/incident/evidence.c) */
+	"CREATE TABLE incident_evidence ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  name TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('upload', 'collected', 'export')),"
+	"  sha256 TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  media_type TEXT NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT '',"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  created_by TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX incident_evidence_incident ON incident_evidence(incident_id, sha256);"
+	"CREATE TABLE evidence_custody ("
+	"  id INTEGER PRIMARY KEY,"
+	"  evidence_id INTEGER NOT NULL REFERENCES incident_evidence(id),"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('acquired', 'attached', 'downloaded', 'verified',"
+	"    'exported', 'transferred')),"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  sha256_seen TEXT,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL);"
+	"CREATE INDEX evidence_custody_item ON evidence_custody(evidence_id, id);"
+	/* the custody check reads an item's audit rows */
+	"CREATE INDEX audit_log_object ON audit_log(object_type, object_id, id);"
 	/* @response: tenant settings, response requests and approvals, playbooks (src/incident/response.c) */
 	/* @sharing: STIX export, TAXII collections, blocklist fan-out (src/incident/stix.c) */
 	/* @reports: report definitions, schedules and runs (src/report) */

@@ -254,6 +254,17 @@ static const struct vig_ctl_cmd_spec commands[] = {
 	{VIG_CTL_CMD_SUPPRESSIONS_DELETE, "suppressions", "delete", 1, 1, "ID", "end a suppression",
 	 NULL},
 	/* @evidence */
+	{VIG_CTL_CMD_EVIDENCE_LIST, "evidence", "list", 1, 1, "INCIDENT",
+	 "an incident's evidence: name, kind, size, sha256", NULL},
+	{VIG_CTL_CMD_EVIDENCE_ADD, "evidence", "add", 2, 2, "INCIDENT FILE [--name N] [--description D]",
+	 "attach a file to an incident as evidence (stored with its sha256)",
+	 (const struct vig_ctl_opt_spec[]){{"name", VIG_CTL_OPT_STR, "name (default: the file's)"},
+					   {"description", VIG_CTL_OPT_STR, "what it is"},
+					   {NULL, 0, NULL}}},
+	{VIG_CTL_CMD_EVIDENCE_GET, "evidence", "get", 1, 2, "ID [FILE]",
+	 "show an item and its custody log, or download it to FILE (sha256 checked)", NULL},
+	{VIG_CTL_CMD_EVIDENCE_VERIFY, "evidence", "verify", 1, 1, "ID",
+	 "re-hash an item and check its custody chain (exit 1 unless intact)", NULL},
 	/* @response */
 	/* @sharing */
 	/* @reports */

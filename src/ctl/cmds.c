@@ -1445,6 +1445,12 @@ static int run_api(struct ctx *x)
 		return vig_ctl_cmds_detectx(a, x->client, x->out, x->err);
 	}
 	/* @evidence */
+	case VIG_CTL_CMD_EVIDENCE_LIST: case VIG_CTL_CMD_EVIDENCE_ADD: case VIG_CTL_CMD_EVIDENCE_GET:
+	case VIG_CTL_CMD_EVIDENCE_VERIFY: {
+		int vig_ctl_cmds_evidence(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+					  FILE *); /* cmds_evidence.c */
+		return vig_ctl_cmds_evidence(a, x->client, x->out, x->err);
+	}
 	/* @response */
 	/* @sharing */
 	/* @reports */

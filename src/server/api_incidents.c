@@ -16,6 +16,7 @@
 #include "alert/alert.h"
 #include "common/vtime.h"
 #include "incident/incident.h"
+#include "incident/evidence.h" /* @evidence */
 
 /* Reads body[key] as an array of positive integers into a new array; replies 400 on error. */
 static bool id_list(struct vig_req *r, json_t *body, const char *key, int64_t **ids, size_t *n)
@@ -76,6 +77,13 @@ static void reply_incident(struct vig_req *r, enum vig_err err, const char *errb
 		err = vig_inc_get(r->srv->db, &r->who, id, &out, eb);
 	else
 		snprintf(eb, sizeof(eb), "%s", errbuf);
+	if (err == VIG_OK) { /* @evidence: the incident's evidence items (api_evidence.c) */
+		json_t *ev = NULL;
+
+		err = vig_evidence_list(r->srv->evidence, &r->who, id, &ev, eb);
+		json_object_set_new(out, "evidence", json_incref(json_object_get(ev, "evidence")));
+		json_decref(ev);
+	}
 	if (err != VIG_OK) {
 		vig_reply_err(r, err, eb);
 		return;

@@ -102,6 +102,26 @@ static const struct vig_cfg_opt options[] = {
 	    "Skip certificate verification of webhook and SMTP servers (test set-ups only)."),
 	OPT("sla.check_interval_s", VIG_CFG_INT, "30", sla_check_interval_s, 1, 3600,
 	    "Seconds between checks of the incidents' SLA clocks; a check records a warning at 75% of a target and a breach at 100% (once per incident and clock), and a breach raises the incident's priority one step."),
+	/* @evidence */
+	OPT("evidence.max_bytes", VIG_CFG_SIZE, "1GiB", evidence_max_bytes, 1 * KIB, 1024 * GIB,
+	    "Largest evidence item (an upload, a collected file attached to an incident, or a search export); items are stored once per content under DATA/evidence/<tenant>/<sha256>."),
+	OPT("evidence.max_upload_bytes", VIG_CFG_SIZE, "16MiB", evidence_max_upload_bytes, 1 * KIB, 1 * GIB,
+	    "Largest evidence upload in one request body (POST /api/v1/incidents/{id}/evidence); limits.max_body_bytes and evidence.max_bytes also bound it."),
+	/* @response */
+	OPT("response.check_interval_s", VIG_CFG_INT, "30", response_check_interval_s, 1, 3600,
+	    "Seconds between checks of the response requests waiting for approval: a request pending past its tenant's escalation time is escalated (notify event approval.escalated), one pending past the approval timeout expires unexecuted (approval.expired)."),
+	/* @sharing */
+	OPT("sharing.reconcile_interval_s", VIG_CFG_INT, "60", sharing_reconcile_interval_s, 1, 86400,
+	    "Seconds between reconciliations of the blocklist with the gateway agents: entries that expired are unblocked, and block or unblock actions that expired before an offline gateway took them are queued again (changes made through the API are pushed at once)."),
+	/* @reports */
+	OPT("reports.keep_days", VIG_CFG_INT, "90", reports_keep_days, 1, 36500,
+	    "Days a finished report run and its file (DATA/reports/<tenant>/<run id>.<format>) are kept; older runs are deleted with their files."),
+	OPT("reports.check_interval_s", VIG_CFG_INT, "30", reports_check_interval_s, 1, 3600,
+	    "Seconds between checks for scheduled reports due to run (each schedule slot runs once; a run requested through the API starts at once)."),
+	OPT("reports.max_queued", VIG_CFG_INT, "32", reports_max_queued, 1, 10000,
+	    "Report runs that may wait in the queue; a further run on demand gets 429 and a due schedule waits for the next check."),
+	OPT("reports.max_bytes", VIG_CFG_SIZE, "64MiB", reports_max_bytes, 64 * KIB, 1 * GIB,
+	    "Largest report file; a run whose rendering would be larger fails with that error."),
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */
 	OPT("agents.cert_days", VIG_CFG_INT, "365", agents_cert_days, 1, 3650,
 	    "Validity in days of the client certificates that the agent CA (DATA/agent-ca) signs at enrolment."),

@@ -49,6 +49,17 @@ struct vig_config {
 	int64_t incident_group_window_s;   /* an incident takes alerts while updated within this */
 	char incident_min_severity[16];    /* alerts below this are not grouped */
 	int64_t sla_check_interval_s;      /* seconds between SLA checks */
+	int64_t sharing_reconcile_interval_s; /* seconds between blocklist fan-out reconciliations */
+	/* @response */
+	int64_t response_check_interval_s; /* seconds between approval escalation/expiry checks */
+	/* @evidence */
+	int64_t evidence_max_bytes;        /* largest evidence item */
+	int64_t evidence_max_upload_bytes; /* largest evidence upload in one request */
+	/* @reports */
+	int64_t reports_keep_days;         /* finished report runs are deleted after this */
+	int64_t reports_check_interval_s;  /* seconds between checks for due scheduled reports */
+	int64_t reports_max_queued;        /* report runs waiting at most */
+	int64_t reports_max_bytes;         /* largest report file */
 	char notify_smtp_url[256];         /* smtp://host:port for e-mail notifications, "" = none */
 	char notify_smtp_from[256];        /* From: of notification e-mails */
 	char notify_smtp_user[128];        /* SMTP login, "" = none */

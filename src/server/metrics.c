@@ -143,6 +143,7 @@ void vig_api_metrics(struct vig_req *r)
 	vig_detect_mgmt_metrics(srv, &b);
 	vig_offload_metrics(srv, &b);
 	/* @evidence */
+	vig_evidence_metrics(srv, &b); /* evidence and custody (api_evidence.c) */
 	/* @response */
 	/* @sharing */
 	/* @reports */

@@ -174,6 +174,12 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/hunts/{id}", vig_api_hunt_get, VIG_PERM_EVENTS_READ},
 	{EVHTTP_REQ_POST, "/api/v1/hunts/{id}/cancel", vig_api_hunt_cancel, VIG_PERM_EVENTS_READ},
 	/* @evidence: incident evidence and custody (api_evidence.c) */
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/evidence", vig_api_evidence_add, VIG_PERM_INCIDENTS_WRITE, true},
+	{EVHTTP_REQ_GET, "/api/v1/incidents/{id}/evidence", vig_api_evidence_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/evidence/{id}", vig_api_evidence_get, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/evidence/{id}/download", vig_api_evidence_download, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/evidence/{id}/verify", vig_api_evidence_verify, VIG_PERM_INCIDENTS_READ, true},
+	{EVHTTP_REQ_POST, "/api/v1/evidence/{id}/custody", vig_api_evidence_custody, VIG_PERM_INCIDENTS_WRITE},
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
@@ -864,6 +870,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	if (vig_detect_mgmt_start(srv, errbuf) != VIG_OK) /* policy + hunts (api_detect.c) */
 		goto out_free;
 	/* @evidence: incident evidence and custody (api_evidence.c) */
+	if (vig_evidence_start(srv, errbuf) != VIG_OK) /* DATA/evidence */
+		goto out_free;
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
@@ -948,6 +956,7 @@ void vig_server_free(struct vig_server *srv)
 	vig_offload_stop(srv); /* answers what the workers hold while evhttp exists */
 	vig_retention_stop(srv->retention);
 	/* @evidence: incident evidence and custody (api_evidence.c) */
+	vig_evidence_stop(srv);
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */

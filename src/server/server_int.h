@@ -124,6 +124,11 @@ struct vig_server {
 	struct vig_policy *policy;        /* assets, suppressions, exceptions (src/alert/policy.h) */
 	struct vig_hunts *hunts;          /* retro-hunt queue and worker (src/alert/hunt.h) */
 	/* @evidence: incident evidence and custody (api_evidence.c) */
+	struct vig_evidence *evidence;    /* evidence files and custody (src/incident/evidence.h) */
+	atomic_uint_fast64_t evidence_added;      /* evidence items created */
+	atomic_uint_fast64_t evidence_downloads;  /* evidence files served */
+	atomic_uint_fast64_t evidence_integrity_failures; /* downloads/verifications that failed the hash */
+	atomic_uint_fast64_t evidence_rejected;   /* evidence requests refused (bad input, bounds) */
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
@@ -424,7 +429,52 @@ void vig_detect_mgmt_policy_release(struct vig_policy_snap *pol);
 /* Appends the policy and hunt metrics to a /metrics reply. */
 void vig_detect_mgmt_metrics(struct vig_server *srv, struct vig_buf *b);
 /* @evidence: incident evidence and custody (api_evidence.c) */
+struct vig_evidence;
+struct vig_principal;
+/* Opens srv->evidence on DATA/evidence (evidence.* options) / frees it (NULL-safe). */
+enum vig_err vig_evidence_start(struct vig_server *srv, char *errbuf);
+void vig_evidence_stop(struct vig_server *srv);
+/* Attaches the collected file of a finished (succeeded) collect action visible to who to
+ * incident incident_id, re-checking its SHA-256 while copying it into the evidence store;
+ * *evidence_id gets the item (the existing one when the incident already holds that content).
+ * The same path as POST /api/v1/incidents/{id}/evidence with {"action_id":N}; audited. */
+enum vig_err vig_evidence_from_action(struct vig_server *srv, const struct vig_principal *who,
+				      int64_t incident_id, int64_t action_id, int64_t *evidence_id,
+				      char *errbuf);
+/* Appends the vigil_evidence_* metrics to a /metrics reply. */
+void vig_evidence_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_evidence_add(struct vig_req *r);
+void vig_api_evidence_list(struct vig_req *r);
+void vig_api_evidence_get(struct vig_req *r);
+void vig_api_evidence_download(struct vig_req *r);
+void vig_api_evidence_verify(struct vig_req *r);
+void vig_api_evidence_custody(struct vig_req *r);
 /* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+/* Starts / stops the approval check (a timer on the loop, response.check_interval_s). */
+enum vig_err vig_response_start(struct vig_server *srv, char *errbuf);
+void vig_response_stop(struct vig_server *srv);
+/* Appends the vigil_response_* / approvals metrics to a /metrics reply. */
+void vig_response_metrics(struct vig_server *srv, struct vig_buf *b);
+/* Hooks (errors are logged and counted): playbook task templates for an incident that was
+ * created or changed its type; playbook steps for alerts that joined an incident; the agent's
+ * result of action_id reaching the response request that queued it (and, for a successful
+ * collect, the collected file attached as evidence). */
+void vig_response_on_incident(struct vig_server *srv, int64_t incident_id);
+void vig_response_on_alerts(struct vig_server *srv, int64_t incident_id, const int64_t *alert_ids, size_t n);
+void vig_response_action_result(struct vig_server *srv, int64_t action_id);
+void vig_api_tenant_settings_get(struct vig_req *r);
+void vig_api_tenant_settings_patch(struct vig_req *r);
+void vig_api_incident_actions_create(struct vig_req *r);
+void vig_api_incident_actions_list(struct vig_req *r);
+void vig_api_approvals_list(struct vig_req *r);
+void vig_api_approval_approve(struct vig_req *r);
+void vig_api_approval_reject(struct vig_req *r);
+void vig_api_response_request_cancel(struct vig_req *r);
+void vig_api_playbooks_list(struct vig_req *r);
+void vig_api_playbooks_create(struct vig_req *r);
+void vig_api_playbook_put(struct vig_req *r);
+void vig_api_playbook_delete(struct vig_req *r);
+void vig_api_provider_overview(struct vig_req *r);
 /* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 /* @reports: reports: definitions, schedules, runs (api_reports.c) */
 
