@@ -1452,6 +1452,13 @@ static int run_api(struct ctx *x)
 		return vig_ctl_cmds_evidence(a, x->client, x->out, x->err);
 	}
 	/* @response */
+	case VIG_CTL_CMD_APPROVALS_LIST: case VIG_CTL_CMD_APPROVALS_APPROVE: case VIG_CTL_CMD_APPROVALS_REJECT:
+	case VIG_CTL_CMD_RESPOND: case VIG_CTL_CMD_PLAYBOOKS_LIST: case VIG_CTL_CMD_PLAYBOOKS_ADD:
+	case VIG_CTL_CMD_PLAYBOOKS_DELETE: case VIG_CTL_CMD_TENANT_SETTINGS: {
+		int vig_ctl_cmds_response(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+					  FILE *); /* cmds_response.c */
+		return vig_ctl_cmds_response(a, x->client, x->out, x->err);
+	}
 	/* @sharing */
 	/* @reports */
 	default: return vig_ctl_fail(x->err, "command not implemented");

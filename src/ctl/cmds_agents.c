@@ -145,28 +145,31 @@ static int cmd_token_create(struct actx *x)
 	return rc;
 }
 
-/* --params JSON, then every --param k=v (numbers, true/false and null typed). */
-static json_t *action_params(struct actx *x, int *rc)
+json_t *vig_ctl_kv_object(const struct vig_ctl_args *a, const char *opt, const char *json_opt, FILE *err,
+			  int *rc)
 {
-	const char *pj = vig_ctl_args_get(x->a, "params");
+	const char *pj = json_opt ? vig_ctl_args_get(a, json_opt) : NULL;
 	json_t *params = pj ? json_loads(pj, 0, NULL) : json_object();
+	char msg[96];
 
 	*rc = VIG_CTL_EXIT_OK;
 	if (!json_is_object(params)) {
 		json_decref(params);
-		*rc = vig_ctl_fail(x->err, "--params: expected a JSON object");
+		snprintf(msg, sizeof(msg), "--%s: expected a JSON object", json_opt);
+		*rc = vig_ctl_fail(err, msg);
 		return NULL;
 	}
-	for (unsigned i = 0; i < x->a->nopts; i++) {
-		const char *kv = x->a->opts[i].value, *eq;
+	for (unsigned i = 0; i < a->nopts; i++) {
+		const char *kv = a->opts[i].value, *eq;
 		json_t *v;
 
-		if (strcmp(x->a->opts[i].spec->name, "param") != 0)
+		if (strcmp(a->opts[i].spec->name, opt) != 0)
 			continue;
 		eq = strchr(kv, '=');
 		if (!eq || eq == kv) {
 			json_decref(params);
-			*rc = vig_ctl_fail(x->err, "--param: expected KEY=VALUE");
+			snprintf(msg, sizeof(msg), "--%s: expected KEY=VALUE", opt);
+			*rc = vig_ctl_fail(err, msg);
 			return NULL;
 		}
 		v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
@@ -182,6 +185,12 @@ static json_t *action_params(struct actx *x, int *rc)
 		}
 	}
 	return params;
+}
+
+/* --params JSON, then every --param k=v. */
+static json_t *action_params(struct actx *x, int *rc)
+{
+	return vig_ctl_kv_object(x->a, "param", "params", x->err, rc);
 }
 
 static bool finished(const char *status)

@@ -188,13 +188,26 @@ enum vig_err vig_fleet_action_create(struct vig_fleet *f, const struct vig_princ
 				     const char *agent_id, const char *type, json_t *params,
 				     const char *reason, int64_t now, json_t **out, char *errbuf)
 {
+	sqlite3 *h = vig_db_lock(f->db);
+	enum vig_err err = vig_fleet_action_create_locked(f, h, actor, agent_id, type, params, reason,
+							  now, out, errbuf);
+
+	vig_db_unlock(f->db);
+	return err;
+}
+
+enum vig_err vig_fleet_action_create_locked(struct vig_fleet *f, sqlite3 *h,
+					    const struct vig_principal *actor, const char *agent_id,
+					    const char *type, json_t *params, const char *reason,
+					    int64_t now, json_t **out, char *errbuf)
+{
 	char tenant[VIG_NAME_MAX], *enc = NULL;
 	struct action_key k;
 	sqlite3_stmt *st = NULL;
 	enum vig_err err;
 	bool revoked = false;
-	sqlite3 *h;
 
+	(void)f;
 	if (out)
 		*out = NULL;
 	if (!vig_principal_can(actor, VIG_PERM_ACTIONS_REQUEST))
@@ -204,7 +217,6 @@ enum vig_err vig_fleet_action_create(struct vig_fleet *f, const struct vig_princ
 	err = check_params(type, params, &enc, errbuf);
 	if (err != VIG_OK)
 		return err;
-	h = vig_db_lock(f->db);
 	if (!vig_fleet_agent_id_valid(agent_id) ||
 	    vig_fleet_agent_tenant(h, agent_id, tenant, &revoked) != VIG_OK ||
 	    !vig_principal_can_access_tenant(actor, tenant)) {
@@ -237,7 +249,6 @@ enum vig_err vig_fleet_action_create(struct vig_fleet *f, const struct vig_princ
 		err = vig_errf(errbuf, VIG_EIO, "cannot read the action back");
 out_unlock:
 	sqlite3_finalize(st);
-	vig_db_unlock(f->db);
 	free(enc);
 	return err;
 }
@@ -393,19 +404,31 @@ static enum vig_err visible_action(sqlite3 *h, const struct vig_principal *actor
 enum vig_err vig_fleet_action_cancel(struct vig_fleet *f, const struct vig_principal *actor,
 				     int64_t id, int64_t now, json_t **out, char *errbuf)
 {
-	struct action_key k;
 	enum vig_err err;
 	sqlite3 *h;
+
+	h = vig_db_lock(f->db);
+	err = vig_fleet_action_cancel_locked(f, h, actor, id, now, out, errbuf);
+	vig_db_unlock(f->db);
+	return err;
+}
+
+enum vig_err vig_fleet_action_cancel_locked(struct vig_fleet *f, sqlite3 *h,
+					    const struct vig_principal *actor, int64_t id,
+					    int64_t now, json_t **out, char *errbuf)
+{
+	struct action_key k;
+	enum vig_err err;
 	int n;
 
+	(void)f;
 	if (out)
 		*out = NULL;
 	if (!vig_principal_can(actor, VIG_PERM_ACTIONS_REQUEST))
 		return vig_errf(errbuf, VIG_EPERM, "permission denied");
-	h = vig_db_lock(f->db);
 	err = visible_action(h, actor, id, &k, NULL, errbuf);
 	if (err != VIG_OK)
-		goto out_unlock;
+		return err;
 	n = exec_update(h,
 			"UPDATE agent_actions SET status = 'cancelled', finished = ?2 "
 			"WHERE id = ?1 AND status = 'queued'",
@@ -417,8 +440,6 @@ enum vig_err vig_fleet_action_cancel(struct vig_fleet *f, const struct vig_princ
 			       k.status);
 	else if (out)
 		action_read(h, id, &k, out);
-out_unlock:
-	vig_db_unlock(f->db);
 	return err;
 }
 

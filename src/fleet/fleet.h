@@ -208,6 +208,12 @@ bool vig_fleet_action_type_valid(const char *type);
 enum vig_err vig_fleet_action_create(struct vig_fleet *f, const struct vig_principal *actor,
 				     const char *agent_id, const char *type, json_t *params,
 				     const char *reason, int64_t now, json_t **out, char *errbuf);
+/* vig_fleet_action_create() on a connection the caller holds locked (vig_db_lock(), e.g. inside
+ * its own transaction, so that the action and the caller's rows commit together). */
+enum vig_err vig_fleet_action_create_locked(struct vig_fleet *f, sqlite3 *h,
+					    const struct vig_principal *actor, const char *agent_id,
+					    const char *type, json_t *params, const char *reason,
+					    int64_t now, json_t **out, char *errbuf);
 /* Hands the agent its queued actions (at most max, oldest first), moving them to delivered:
  * *out is a JSON array of {"id","type","params","requested_by","created","reason"}. Expires
  * stale actions first. */
@@ -225,6 +231,10 @@ enum vig_err vig_fleet_action_result(struct vig_fleet *f, const char *agent_id, 
  * state. *out (may be NULL) gets the action after. */
 enum vig_err vig_fleet_action_cancel(struct vig_fleet *f, const struct vig_principal *actor,
 				     int64_t id, int64_t now, json_t **out, char *errbuf);
+/* vig_fleet_action_cancel() on a connection the caller holds locked. */
+enum vig_err vig_fleet_action_cancel_locked(struct vig_fleet *f, sqlite3 *h,
+					    const struct vig_principal *actor, int64_t id,
+					    int64_t now, json_t **out, char *errbuf);
 /* One action visible to actor (agents:read): id, tenant, agent_id, type, params, reason,
  * status, requested_by, created, delivered, finished, result, error, file {size, sha256}. */
 enum vig_err vig_fleet_action_get(struct vig_fleet *f, const struct vig_principal *actor,

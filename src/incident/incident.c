@@ -18,6 +18,7 @@
 #include "alert/alert.h"
 #include "auth/audit.h"
 #include "common/vtime.h"
+#include "sql_int.h"
 
 static const char *const STATUS[VIG_INC_STATUS__COUNT] = {
 	"new", "acknowledged", "investigating", "contained", "resolved", "closed",
@@ -72,23 +73,19 @@ bool vig_inc_transition_ok(enum vig_inc_status from, enum vig_inc_status to)
 
 /* ---- SQL helpers ---- */
 
-static enum vig_err db_fail(sqlite3 *h, char *errbuf)
+enum vig_err vig_inc_db_fail(sqlite3 *h, char *errbuf)
 {
 	return vig_errf(errbuf, sqlite3_errcode(h) == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO,
 			"incident db: %s", sqlite3_errmsg(h));
 }
 
-/*
- * Prepares sql and binds the arguments described by types: 't' text (NULL binds NULL),
- * 'i' int64. Returns NULL (errbuf set) on failure.
- */
-static sqlite3_stmt *stmt(sqlite3 *h, char *errbuf, const char *sql, const char *types, ...)
+sqlite3_stmt *vig_inc_stmt(sqlite3 *h, char *errbuf, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st = NULL;
 	va_list ap;
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_fail(h, errbuf);
+		vig_inc_db_fail(h, errbuf);
 		return NULL;
 	}
 	va_start(ap, types);
@@ -108,8 +105,8 @@ static sqlite3_stmt *stmt(sqlite3 *h, char *errbuf, const char *sql, const char 
 	return st;
 }
 
-/* Runs a statement made by stmt() to completion and finalizes it. */
-static enum vig_err run(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
+/* Runs a statement made by vig_inc_stmt() to completion and finalizes it. */
+enum vig_err vig_inc_run(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
 {
 	int rc;
 
@@ -117,14 +114,14 @@ static enum vig_err run(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
 		return VIG_EIO;
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VIG_OK : db_fail(h, errbuf);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VIG_OK : vig_inc_db_fail(h, errbuf);
 }
 
-static enum vig_err begin(struct vig_db *db, sqlite3 **h, char *errbuf)
+enum vig_err vig_inc_begin(struct vig_db *db, sqlite3 **h, char *errbuf)
 {
 	*h = vig_db_lock(db);
 	if (sqlite3_exec(*h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		enum vig_err err = db_fail(*h, errbuf);
+		enum vig_err err = vig_inc_db_fail(*h, errbuf);
 
 		vig_db_unlock(db);
 		return err;
@@ -133,17 +130,17 @@ static enum vig_err begin(struct vig_db *db, sqlite3 **h, char *errbuf)
 }
 
 /* Commits when err is VIG_OK, else rolls back; unlocks; returns the final error. */
-static enum vig_err finish(struct vig_db *db, sqlite3 *h, enum vig_err err, char *errbuf)
+enum vig_err vig_inc_finish(struct vig_db *db, sqlite3 *h, enum vig_err err, char *errbuf)
 {
 	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = db_fail(h, errbuf);
+		err = vig_inc_db_fail(h, errbuf);
 	if (err != VIG_OK && !sqlite3_get_autocommit(h))
 		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 	vig_db_unlock(db);
 	return err;
 }
 
-static json_t *time_json(sqlite3_stmt *st, int col)
+json_t *vig_inc_time_json(sqlite3_stmt *st, int col)
 {
 	char buf[VIG_TIME_STRLEN];
 
@@ -153,7 +150,7 @@ static json_t *time_json(sqlite3_stmt *st, int col)
 	return json_string(buf);
 }
 
-static json_t *text_json(sqlite3_stmt *st, int col)
+json_t *vig_inc_text_json(sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
 
@@ -183,23 +180,23 @@ static json_t *row_json(sqlite3_stmt *st)
 		tags = json_array();
 	}
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-	json_object_set_new(o, "tenant", text_json(st, 1));
-	json_object_set_new(o, "title", text_json(st, 2));
-	json_object_set_new(o, "description", text_json(st, 3));
+	json_object_set_new(o, "tenant", vig_inc_text_json(st, 1));
+	json_object_set_new(o, "title", vig_inc_text_json(st, 2));
+	json_object_set_new(o, "description", vig_inc_text_json(st, 3));
 	json_object_set_new(o, "status", json_string(vig_inc_status_name(s)));
-	json_object_set_new(o, "resolution", text_json(st, 5));
-	json_object_set_new(o, "severity", text_json(st, 6));
-	json_object_set_new(o, "priority", text_json(st, 7));
-	json_object_set_new(o, "type", text_json(st, 8));
-	json_object_set_new(o, "owner", text_json(st, 9));
+	json_object_set_new(o, "resolution", vig_inc_text_json(st, 5));
+	json_object_set_new(o, "severity", vig_inc_text_json(st, 6));
+	json_object_set_new(o, "priority", vig_inc_text_json(st, 7));
+	json_object_set_new(o, "type", vig_inc_text_json(st, 8));
+	json_object_set_new(o, "owner", vig_inc_text_json(st, 9));
 	json_object_set_new(o, "tags", tags);
-	json_object_set_new(o, "created", time_json(st, 11));
-	json_object_set_new(o, "updated", time_json(st, 12));
-	json_object_set_new(o, "acknowledged", time_json(st, 13));
-	json_object_set_new(o, "contained", time_json(st, 14));
-	json_object_set_new(o, "resolved", time_json(st, 15));
-	json_object_set_new(o, "closed", time_json(st, 16));
-	json_object_set_new(o, "group_key", text_json(st, 17));
+	json_object_set_new(o, "created", vig_inc_time_json(st, 11));
+	json_object_set_new(o, "updated", vig_inc_time_json(st, 12));
+	json_object_set_new(o, "acknowledged", vig_inc_time_json(st, 13));
+	json_object_set_new(o, "contained", vig_inc_time_json(st, 14));
+	json_object_set_new(o, "resolved", vig_inc_time_json(st, 15));
+	json_object_set_new(o, "closed", vig_inc_time_json(st, 16));
+	json_object_set_new(o, "group_key", vig_inc_text_json(st, 17));
 	json_object_set_new(o, "alert_count", json_integer(sqlite3_column_int64(st, 18)));
 	return o;
 }
@@ -208,7 +205,7 @@ static json_t *row_json(sqlite3_stmt *st)
 static enum vig_err load(sqlite3 *h, const struct vig_principal *who, int64_t id, json_t **out,
 			 char *errbuf)
 {
-	sqlite3_stmt *st = stmt(h, errbuf, "SELECT " INC_COLS " FROM incidents WHERE id = ?1", "i", id);
+	sqlite3_stmt *st = vig_inc_stmt(h, errbuf, "SELECT " INC_COLS " FROM incidents WHERE id = ?1", "i", id);
 	enum vig_err err = VIG_OK;
 	int rc;
 
@@ -226,7 +223,7 @@ static enum vig_err load(sqlite3 *h, const struct vig_principal *who, int64_t id
 	} else if (rc == SQLITE_DONE) {
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)id);
 	} else {
-		err = db_fail(h, errbuf);
+		err = vig_inc_db_fail(h, errbuf);
 	}
 	sqlite3_finalize(st);
 	return err;
@@ -249,13 +246,13 @@ static enum vig_err record(sqlite3 *h, const struct vig_principal *who, const ch
 	enum vig_err err;
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	err = run(h, stmt(h, errbuf,
+	err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 			  "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary, detail)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 			  "ititttt", id, tenant, now, actor, action, summary, a),
 		  errbuf);
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf, "UPDATE incidents SET updated = ?2 WHERE id = ?1", "ii", id, now),
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET updated = ?2 WHERE id = ?1", "ii", id, now),
 			  errbuf);
 	if (err == VIG_OK) {
 		struct vig_principal sys;
@@ -283,14 +280,14 @@ static enum vig_err obs_put(sqlite3 *h, int64_t id, const char *tenant, const ch
 
 	if (!value || !*value)
 		return VIG_OK;
-	err = run(h, stmt(h, errbuf,
+	err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 			  "INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value,"
 			  " tlp, pap, source, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			  "itttttti", id, tenant, type, value, tlp ? tlp : "amber", pap ? pap : "amber",
 			  source, now),
 		  errbuf);
 	if (err == VIG_OK && obs_id) {
-		sqlite3_stmt *st = stmt(h, errbuf,
+		sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
 					"SELECT id FROM incident_observables WHERE incident_id = ?1"
 					" AND type = ?2 AND value = ?3",
 					"itt", id, type, value);
@@ -323,7 +320,7 @@ static bool looks_ip(const char *s)
 static enum vig_err attach_one(sqlite3 *h, int64_t id, const char *tenant, int64_t aid, int64_t from,
 			       int64_t now, char severity[16], char *errbuf)
 {
-	sqlite3_stmt *st = stmt(h, errbuf,
+	sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
 				"SELECT tenant_id, incident_id, host, user, data, severity FROM alerts WHERE id = ?1",
 				"i", aid);
 	enum vig_err err = VIG_OK;
@@ -360,7 +357,7 @@ static enum vig_err attach_one(sqlite3 *h, int64_t id, const char *tenant, int64
 	if (severity)
 		snprintf(severity, 16, "%s", sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "medium");
 	sqlite3_finalize(st);
-	err = run(h, stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE id = ?1", "ii", aid, id), errbuf);
+	err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE id = ?1", "ii", aid, id), errbuf);
 	if (err == VIG_OK)
 		err = obs_put(h, id, tenant, looks_ip(host) ? "ip" : "hostname", host, NULL, NULL, "alert", now, NULL, errbuf);
 	if (err == VIG_OK)
@@ -416,7 +413,7 @@ static enum vig_err insert_incident(sqlite3 *h, const char *tenant, const struct
 				    int64_t *id, char *errbuf)
 {
 	char *tags = in->tags ? json_dumps(in->tags, JSON_COMPACT) : NULL;
-	enum vig_err err = run(h, stmt(h, errbuf,
+	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				       "INSERT INTO incidents (tenant_id, title, status, severity, owner, created,"
 				       " updated, description, priority, type, tags, group_key)"
 				       " VALUES (?1, ?2, 'new', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -447,7 +444,7 @@ static enum vig_err create_locked(sqlite3 *h, const struct vig_principal *who, c
 			snprintf(best, sizeof(best), "%s", sev);
 	}
 	if (err == VIG_OK && !in->severity && *best)
-		err = run(h, stmt(h, errbuf, "UPDATE incidents SET severity = ?2 WHERE id = ?1", "it", *id, best),
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET severity = ?2 WHERE id = ?1", "it", *id, best),
 			  errbuf);
 	if (err == VIG_OK)
 		err = load(h, NULL, *id, &after, errbuf);
@@ -490,11 +487,11 @@ enum vig_err vig_inc_create(struct vig_db *db, const struct vig_principal *who,
 	snprintf(tenant, sizeof(tenant), "%s", in->tenant && *in->tenant ? in->tenant : who->tenant);
 	if (!vig_principal_can_access_tenant(who, tenant))
 		return vig_errf(errbuf, VIG_EPERM, "tenant '%s' is not yours", tenant);
-	err = begin(db, &h, errbuf);
+	err = vig_inc_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
 	err = create_locked(h, who, tenant, in, NULL, 0, vig_time_now(), id, errbuf);
-	return finish(db, h, err, errbuf);
+	return vig_inc_finish(db, h, err, errbuf);
 }
 
 /* ---- read ---- */
@@ -535,7 +532,7 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 	if (!arr)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	h = vig_db_lock(db);
-	st = stmt(h, errbuf,
+	st = vig_inc_stmt(h, errbuf,
 		  "SELECT " INC_COLS " FROM incidents WHERE (?1 OR tenant_id = ?2)"
 		  " AND (?3 IS NULL OR (?3 = 'active' AND status NOT IN ('resolved', 'closed'))"
 		  "      OR status = ?3 OR (?3 = 'new' AND status = 'open'))"
@@ -555,7 +552,7 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	}
 	if (err == VIG_OK && rc != SQLITE_DONE)
-		err = db_fail(h, errbuf);
+		err = vig_inc_db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	if (err != VIG_OK) {
@@ -571,7 +568,7 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 static enum vig_err rows_into(sqlite3 *h, json_t *o, const char *key, const char *sql, int64_t id,
 			      const char *const *names, size_t n, char *errbuf)
 {
-	sqlite3_stmt *st = stmt(h, errbuf, sql, "ii", id, (int64_t)VIG_INC_DETAIL_MAX);
+	sqlite3_stmt *st = vig_inc_stmt(h, errbuf, sql, "ii", id, (int64_t)VIG_INC_DETAIL_MAX);
 	json_t *arr = json_array();
 	enum vig_err err = VIG_OK;
 	int rc = SQLITE_DONE;
@@ -591,13 +588,13 @@ static enum vig_err rows_into(sqlite3 *h, json_t *o, const char *key, const char
 
 			snprintf(name, sizeof(name), "%.*s", (int)(kind == '@' || kind == '#' ? len - 1 : len), names[i]);
 			if (kind == '@')
-				json_object_set_new(row, name, time_json(st, (int)i));
+				json_object_set_new(row, name, vig_inc_time_json(st, (int)i));
 			else if (kind == '#')
 				json_object_set_new(row, name, sqlite3_column_type(st, (int)i) == SQLITE_NULL
 									? json_null()
 									: json_integer(sqlite3_column_int64(st, (int)i)));
 			else
-				json_object_set_new(row, name, text_json(st, (int)i));
+				json_object_set_new(row, name, vig_inc_text_json(st, (int)i));
 		}
 		if (!row || json_array_append_new(arr, row) != 0) {
 			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
@@ -605,7 +602,7 @@ static enum vig_err rows_into(sqlite3 *h, json_t *o, const char *key, const char
 		}
 	}
 	if (err == VIG_OK && rc != SQLITE_DONE)
-		err = db_fail(h, errbuf);
+		err = vig_inc_db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	if (err == VIG_OK)
 		json_object_set_new(o, key, arr);
@@ -622,7 +619,7 @@ static enum vig_err sightings(sqlite3 *h, json_t *o, int64_t id, char *errbuf)
 	json_t *x;
 
 	json_array_foreach(obs, i, x) {
-		sqlite3_stmt *st = stmt(h, errbuf,
+		sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
 					"SELECT i.id, i.title, i.status FROM incident_observables ob"
 					" JOIN incidents i ON i.id = ob.incident_id"
 					" WHERE ob.tenant_id = ?1 AND ob.type = ?2 AND ob.value = ?3 AND ob.incident_id != ?4"
@@ -643,7 +640,7 @@ static enum vig_err sightings(sqlite3 *h, json_t *o, int64_t id, char *errbuf)
 		sqlite3_finalize(st);
 		json_object_set_new(x, "sightings", arr);
 		if (rc != SQLITE_DONE)
-			return db_fail(h, errbuf);
+			return vig_inc_db_fail(h, errbuf);
 	}
 	return VIG_OK;
 }
@@ -726,7 +723,7 @@ static enum vig_err apply_status(sqlite3 *h, json_t *cur, int64_t id, const char
 	if (to >= VIG_INC_RESOLVED && !resolution && !jstr(cur, "resolution"))
 		return vig_errf(errbuf, VIG_EINVAL, "a resolution is needed to %s an incident",
 				to == VIG_INC_CLOSED ? "close" : "resolve");
-	err = run(h, stmt(h, errbuf, "UPDATE incidents SET status = ?2 WHERE id = ?1", "it", id, to_name), errbuf);
+	err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET status = ?2 WHERE id = ?1", "it", id, to_name), errbuf);
 	/* the first time each milestone up to `to` is reached; an incident resolved as anything
 	 * but a true positive was never contained (its contain clock is "skipped") */
 	const char *res = resolution ? resolution : jstr(cur, "resolution");
@@ -738,10 +735,10 @@ static enum vig_err apply_status(sqlite3 *h, json_t *cur, int64_t id, const char
 		if (!stamp[s] || (s == VIG_INC_CONTAINED && !contained))
 			continue;
 		snprintf(sql, sizeof(sql), "UPDATE incidents SET %s = ?2 WHERE id = ?1 AND %s IS NULL", stamp[s], stamp[s]);
-		err = run(h, stmt(h, errbuf, sql, "ii", id, now), errbuf);
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, sql, "ii", id, now), errbuf);
 	}
 	if (err == VIG_OK && to < from) /* reopen */
-		err = run(h, stmt(h, errbuf,
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				  "UPDATE incidents SET resolution = NULL, resolved = NULL, closed = NULL WHERE id = ?1",
 				  "i", id),
 			  errbuf);
@@ -791,7 +788,7 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 			return err;
 	}
 	resolution = jstr(patch, "resolution");
-	err = begin(db, &h, errbuf);
+	err = vig_inc_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
 	err = load(h, who, id, &before, errbuf);
@@ -803,14 +800,14 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 		} else if (!strcmp(k, "tags")) {
 			char *t = json_dumps(v, JSON_COMPACT);
 
-			err = run(h, stmt(h, errbuf, "UPDATE incidents SET tags = ?2 WHERE id = ?1", "it", id, t), errbuf);
+			err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET tags = ?2 WHERE id = ?1", "it", id, t), errbuf);
 			free(t);
 		} else {
 			char sql[96];
 
 			/* k is one of the fixed column names checked above */
 			snprintf(sql, sizeof(sql), "UPDATE incidents SET %s = ?2 WHERE id = ?1", k);
-			err = run(h, stmt(h, errbuf, sql, "it", id, json_string_value(v)), errbuf); /* null clears */
+			err = vig_inc_run(h, vig_inc_stmt(h, errbuf, sql, "it", id, json_string_value(v)), errbuf); /* null clears */
 		}
 		if (err == VIG_OK) {
 			size_t len = strlen(summary);
@@ -832,7 +829,7 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 		err = record(h, who, jstr(before, "tenant"), id, action, st_summary, before, now_json, reason,
 			     now, errbuf);
 	}
-	err = finish(db, h, err, errbuf);
+	err = vig_inc_finish(db, h, err, errbuf);
 	json_decref(before);
 	json_decref(now_json);
 	if (err == VIG_OK && after)
@@ -853,7 +850,7 @@ static enum vig_err change(struct vig_db *db, const struct vig_principal *who, i
 	sqlite3 *h;
 	char summary[512] = "";
 	int64_t now = vig_time_now();
-	enum vig_err err = begin(db, &h, errbuf);
+	enum vig_err err = vig_inc_begin(db, &h, errbuf);
 
 	if (err != VIG_OK)
 		return err;
@@ -867,7 +864,7 @@ static enum vig_err change(struct vig_db *db, const struct vig_principal *who, i
 		json_decref(what);
 	}
 	json_decref(inc);
-	return finish(db, h, err, errbuf);
+	return vig_inc_finish(db, h, err, errbuf);
 }
 
 /* Arguments of the small changes run through change(). */
@@ -889,7 +886,7 @@ static enum vig_err do_comment(sqlite3 *h, json_t *inc, void *arg, int64_t now, 
 			       size_t cap, char *errbuf)
 {
 	struct op_arg *a = arg;
-	enum vig_err err = run(h, stmt(h, errbuf,
+	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				       "INSERT INTO incident_comments (incident_id, tenant_id, author, body, created)"
 				       " VALUES (?1, ?2, ?3, ?4, ?5)",
 				       "ittti", inc_id(inc), jstr(inc, "tenant"), a->who->username, a->s1, now),
@@ -914,7 +911,7 @@ static enum vig_err do_task_add(sqlite3 *h, json_t *inc, void *arg, int64_t now,
 				size_t cap, char *errbuf)
 {
 	struct op_arg *a = arg;
-	enum vig_err err = run(h, stmt(h, errbuf,
+	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				       "INSERT INTO incident_tasks (incident_id, tenant_id, title, owner, created)"
 				       " VALUES (?1, ?2, ?3, ?4, ?5)",
 				       "ittti", inc_id(inc), jstr(inc, "tenant"), a->s1,
@@ -948,7 +945,7 @@ static int64_t parent_of(struct vig_db *db, const char *table, int64_t row_id)
 	char err[VIG_ERRBUF_SIZE];
 
 	snprintf(sql, sizeof(sql), "SELECT incident_id FROM %s WHERE id = ?1", table);
-	st = stmt(h, err, sql, "i", row_id);
+	st = vig_inc_stmt(h, err, sql, "i", row_id);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -964,13 +961,13 @@ static enum vig_err do_task_update(sqlite3 *h, json_t *inc, void *arg, int64_t n
 	enum vig_err err = VIG_OK;
 
 	if (a->s1)
-		err = run(h, stmt(h, errbuf,
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				  "UPDATE incident_tasks SET status = ?3, done_at = CASE WHEN ?3 = 'done' THEN ?4 END"
 				  " WHERE id = ?1 AND incident_id = ?2",
 				  "iiti", task, inc_id(inc), a->s1, now),
 			  errbuf);
 	if (err == VIG_OK && a->s2)
-		err = run(h, stmt(h, errbuf, "UPDATE incident_tasks SET owner = ?3 WHERE id = ?1 AND incident_id = ?2",
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_tasks SET owner = ?3 WHERE id = ?1 AND incident_id = ?2",
 				  "iit", task, inc_id(inc), *a->s2 ? a->s2 : NULL),
 			  errbuf);
 	snprintf(summary, cap, "task %lld%s%s%s%s", (long long)task, a->s1 ? " marked " : "", a->s1 ? a->s1 : "",
@@ -1028,7 +1025,7 @@ static enum vig_err do_obs_delete(sqlite3 *h, json_t *inc, void *arg, int64_t no
 
 	(void)now;
 	snprintf(summary, cap, "observable %lld removed", (long long)*a->out_id);
-	return run(h, stmt(h, errbuf, "DELETE FROM incident_observables WHERE id = ?1 AND incident_id = ?2", "ii",
+	return vig_inc_run(h, vig_inc_stmt(h, errbuf, "DELETE FROM incident_observables WHERE id = ?1 AND incident_id = ?2", "ii",
 			   *a->out_id, inc_id(inc)),
 		   errbuf);
 }
@@ -1056,7 +1053,7 @@ static enum vig_err do_alerts(sqlite3 *h, json_t *inc, void *arg, int64_t now, c
 	len += (size_t)snprintf(summary, cap, "%s alert", a->flag ? "detached" : "attached");
 	for (size_t i = 0; err == VIG_OK && i < a->n; i++) {
 		if (a->flag)
-			err = run(h, stmt(h, errbuf,
+			err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 					  "UPDATE alerts SET incident_id = NULL WHERE id = ?1 AND incident_id = ?2",
 					  "ii", a->ids[i], inc_id(inc)),
 				  errbuf);
@@ -1093,25 +1090,25 @@ static enum vig_err do_merge(sqlite3 *h, json_t *into, void *arg, int64_t now, c
 	if (err == VIG_OK && from_id == to)
 		err = vig_errf(errbuf, VIG_EINVAL, "an incident cannot be merged into itself");
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE incident_id = ?1", "ii", from_id, to),
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE incident_id = ?1", "ii", from_id, to),
 			  errbuf);
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf, "UPDATE incident_comments SET incident_id = ?2 WHERE incident_id = ?1", "ii",
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_comments SET incident_id = ?2 WHERE incident_id = ?1", "ii",
 				  from_id, to),
 			  errbuf);
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf, "UPDATE incident_tasks SET incident_id = ?2 WHERE incident_id = ?1", "ii",
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_tasks SET incident_id = ?2 WHERE incident_id = ?1", "ii",
 				  from_id, to),
 			  errbuf);
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf,
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				  "INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value, tlp,"
 				  " pap, source, created) SELECT ?2, tenant_id, type, value, tlp, pap, source, created"
 				  " FROM incident_observables WHERE incident_id = ?1",
 				  "ii", from_id, to),
 			  errbuf);
 	if (err == VIG_OK)
-		err = run(h, stmt(h, errbuf,
+		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 				  "UPDATE incidents SET status = 'closed', resolution = 'duplicate',"
 				  " closed = coalesce(closed, ?2), resolved = coalesce(resolved, ?2),"
 				  " acknowledged = coalesce(acknowledged, ?2) WHERE id = ?1",
@@ -1147,7 +1144,7 @@ static enum vig_err do_split(sqlite3 *h, json_t *inc, void *arg, int64_t now, ch
 	enum vig_err err = VIG_OK;
 
 	for (size_t i = 0; i < a->n; i++) {
-		sqlite3_stmt *st = stmt(h, errbuf, "SELECT 1 FROM alerts WHERE id = ?1 AND incident_id = ?2", "ii",
+		sqlite3_stmt *st = vig_inc_stmt(h, errbuf, "SELECT 1 FROM alerts WHERE id = ?1 AND incident_id = ?2", "ii",
 					a->ids[i], inc_id(inc));
 		bool in_it = st && sqlite3_step(st) == SQLITE_ROW;
 
@@ -1237,14 +1234,14 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 	*created = false;
 	if (!g->n_keys)
 		return VIG_OK;
-	err = begin(db, &h, errbuf);
+	err = vig_inc_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
-	st = stmt(h, errbuf, "SELECT tenant_id, title, severity, host, user, rule_id, data, incident_id"
+	st = vig_inc_stmt(h, errbuf, "SELECT tenant_id, title, severity, host, user, rule_id, data, incident_id"
 			     " FROM alerts WHERE id = ?1", "i", alert_id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return finish(db, h, st ? vig_errf(errbuf, VIG_ENOTFOUND, "alert %lld not found", (long long)alert_id)
+		return vig_inc_finish(db, h, st ? vig_errf(errbuf, VIG_ENOTFOUND, "alert %lld not found", (long long)alert_id)
 					: VIG_EIO, errbuf);
 	}
 	snprintf(tenant, sizeof(tenant), "%s", (const char *)sqlite3_column_text(st, 0));
@@ -1252,7 +1249,7 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 	snprintf(sev, sizeof(sev), "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "medium");
 	if (sqlite3_column_type(st, 7) != SQLITE_NULL || sev_rank(sev) < g->min_severity) {
 		sqlite3_finalize(st);
-		return finish(db, h, VIG_OK, errbuf); /* already grouped, or below the threshold */
+		return vig_inc_finish(db, h, VIG_OK, errbuf); /* already grouped, or below the threshold */
 	}
 	for (size_t i = 0; i < g->n_keys; i++) {
 		const char *v = NULL;
@@ -1281,13 +1278,13 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 	}
 	sqlite3_finalize(st);
 	if (!any || len >= sizeof(key))
-		return finish(db, h, VIG_OK, errbuf);
-	st = stmt(h, errbuf,
+		return vig_inc_finish(db, h, VIG_OK, errbuf);
+	st = vig_inc_stmt(h, errbuf,
 		  "SELECT id FROM incidents WHERE tenant_id = ?1 AND group_key = ?2"
 		  " AND status NOT IN ('resolved', 'closed') AND updated >= ?3 ORDER BY updated DESC LIMIT 1",
 		  "tti", tenant, key, now - g->window_ns);
 	if (!st)
-		return finish(db, h, VIG_EIO, errbuf);
+		return vig_inc_finish(db, h, VIG_EIO, errbuf);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*incident_id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -1298,7 +1295,7 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 		err = attach_one(h, *incident_id, tenant, alert_id, 0, now, sev, errbuf);
 		/* the incident's severity follows its worst alert */
 		if (err == VIG_OK)
-			err = run(h, stmt(h, errbuf,
+			err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
 					  "UPDATE incidents SET severity = ?2 WHERE id = ?1 AND CASE severity"
 					  " WHEN 'informational' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2"
 					  " WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 2 END < ?3",
@@ -1315,5 +1312,5 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 		err = create_locked(h, NULL, tenant, &in, key, 0, now, incident_id, errbuf);
 		*created = err == VIG_OK;
 	}
-	return finish(db, h, err, errbuf);
+	return vig_inc_finish(db, h, err, errbuf);
 }

@@ -506,6 +506,7 @@ void vig_api_agent_action_result(struct vig_req *r)
 	after = json_pack("{s:s,s:s?}", "status", str_member(body, "status"), "error",
 			  str_member(body, "error"));
 	vig_req_audit(r, tenant, "action.result", "action", r->param, NULL, after);
+	vig_response_action_result(r->srv, id); /* @response: the request and its incident */
 	json_decref(after);
 	json_decref(body);
 	vig_reply_jansson(r, 200, json_pack("{s:b}", "ok", 1));

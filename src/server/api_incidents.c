@@ -175,6 +175,9 @@ void vig_api_incident_create(struct vig_req *r)
 	err = vig_inc_create(r->srv->db, &r->who, &in, &id, errbuf);
 	if (err == VIG_OK)
 		notify_incident(r->srv, "incident.created", id, NULL);
+		vig_response_on_incident(r->srv, id); /* @response: playbook tasks and steps */
+		vig_response_on_alerts(r->srv, id, ids, n);
+	}
 	reply_incident(r, err, errbuf, id, 201);
 out:
 	free(ids);
@@ -204,6 +207,8 @@ void vig_api_incident_patch(struct vig_req *r)
 		snprintf(why, sizeof(why), "%s", json_string_value(reason));
 	json_object_del(body, "reason");
 	err = vig_inc_update(r->srv->db, &r->who, id, body, *why ? why : NULL, NULL, errbuf);
+	if (err == VIG_OK && json_object_get(body, "type"))
+		vig_response_on_incident(r->srv, id); /* @response: playbook tasks of the new type */
 	reply_incident(r, err, errbuf, id, 200);
 	json_decref(body);
 }
@@ -320,6 +325,8 @@ void vig_api_incident_alerts(struct vig_req *r)
 		bool detach = json_is_true(json_object_get(body, "detach"));
 		enum vig_err err = vig_inc_alerts(r->srv->db, &r->who, id, ids, n, detach, errbuf);
 
+		if (err == VIG_OK && !detach)
+			vig_response_on_alerts(r->srv, id, ids, n); /* @response: playbook steps */
 		reply_incident(r, err, errbuf, id, 200);
 	}
 	free(ids);
@@ -393,7 +400,10 @@ void vig_incidents_group(struct vig_server *srv, const int64_t *alert_ids, size_
 		} else if (created) {
 			atomic_fetch_add(&srv->metrics.incidents_created, 1);
 			notify_incident(srv, "incident.created", inc, NULL);
+			vig_response_on_incident(srv, inc); /* @response: playbook tasks */
 		}
+		if (inc)
+			vig_response_on_alerts(srv, inc, &alert_ids[i], 1); /* @response: playbook steps */
 	}
 }
 

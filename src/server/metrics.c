@@ -145,6 +145,7 @@ void vig_api_metrics(struct vig_req *r)
 	/* @evidence */
 	vig_evidence_metrics(srv, &b); /* evidence and custody (api_evidence.c) */
 	/* @response */
+	vig_response_metrics(srv, &b); /* requests, approvals, playbooks (api_response.c) */
 	/* @sharing */
 	/* @reports */
 	if (vig_buf_err(&b) != VIG_OK) {

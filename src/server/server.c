@@ -181,6 +181,19 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/v1/evidence/{id}/verify", vig_api_evidence_verify, VIG_PERM_INCIDENTS_READ, true},
 	{EVHTTP_REQ_POST, "/api/v1/evidence/{id}/custody", vig_api_evidence_custody, VIG_PERM_INCIDENTS_WRITE},
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	{EVHTTP_REQ_GET, "/api/v1/tenants/{id}/settings", vig_api_tenant_settings_get, VIG_PERM_TENANTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/tenants/{id}/settings", vig_api_tenant_settings_patch, VIG_PERM_SETTINGS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/actions", vig_api_incident_actions_create, VIG_PERM_ACTIONS_REQUEST},
+	{EVHTTP_REQ_GET, "/api/v1/incidents/{id}/actions", vig_api_incident_actions_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/approvals", vig_api_approvals_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/approvals/{id}/approve", vig_api_approval_approve, VIG_PERM_ACTIONS_APPROVE},
+	{EVHTTP_REQ_POST, "/api/v1/approvals/{id}/reject", vig_api_approval_reject, VIG_PERM_ACTIONS_APPROVE},
+	{EVHTTP_REQ_POST, "/api/v1/response-requests/{id}/cancel", vig_api_response_request_cancel, VIG_PERM_ACTIONS_REQUEST},
+	{EVHTTP_REQ_GET, "/api/v1/playbooks", vig_api_playbooks_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/playbooks", vig_api_playbooks_create, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_PUT, "/api/v1/playbooks/{id}", vig_api_playbook_put, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_DELETE, "/api/v1/playbooks/{id}", vig_api_playbook_delete, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/provider/overview", vig_api_provider_overview, VIG_PERM_INCIDENTS_READ},
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
@@ -873,6 +886,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	if (vig_evidence_start(srv, errbuf) != VIG_OK) /* DATA/evidence */
 		goto out_free;
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	if (vig_response_start(srv, errbuf) != VIG_OK) /* approval escalation/expiry check */
+		goto out_free;
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	return srv;
@@ -958,6 +973,7 @@ void vig_server_free(struct vig_server *srv)
 	/* @evidence: incident evidence and custody (api_evidence.c) */
 	vig_evidence_stop(srv);
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	vig_response_stop(srv);
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	vig_incidents_stop(srv);

@@ -130,6 +130,11 @@ struct vig_server {
 	atomic_uint_fast64_t evidence_integrity_failures; /* downloads/verifications that failed the hash */
 	atomic_uint_fast64_t evidence_rejected;   /* evidence requests refused (bad input, bounds) */
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
+	struct event *response_timer;     /* periodic approval escalation/expiry check */
+	atomic_uint_fast64_t response_requests;   /* response requests created */
+	atomic_uint_fast64_t approvals_escalated; /* requests escalated while pending */
+	atomic_uint_fast64_t approvals_expired;   /* requests expired without a decision */
+	atomic_uint_fast64_t playbook_skipped;    /* playbook steps that could not be requested */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 };
