@@ -11,7 +11,7 @@ PKGS=(
   libhyperscan-dev libpcre2-dev libzstd-dev libargon2-dev libcurl4-openssl-dev
   libcmocka-dev libbpf-dev bpftool libnftables-dev nftables libsystemd-dev
   libyara-dev libmaxminddb-dev libcairo2-dev
-  python3 python3-yaml curl openssl iproute2 procps jq
+  python3 python3-yaml python3-jsonschema curl openssl iproute2 procps jq
 )
 if [ "${VIGIL_DEPS_CONSOLE:-1}" = 1 ]; then
   PKGS+=(nodejs npm chromium)

@@ -14,8 +14,9 @@
  * agent starts (the kernel forgets the table at reboot). release deletes the table and the file.
  *
  * Blocks are a second table, `inet vigil_block` (priority -20, policy accept), with sets block4
- * and block6 (flags interval, timeout) dropped in both directions; expires_s gives an element a
- * timeout. The tables are independent: releasing isolation keeps blocks and the reverse. The
+ * and block6 (flags interval, timeout) dropped in both directions, and in routed traffic (a
+ * forward chain, so that a gateway agent protects the hosts behind it); expires_s gives an
+ * element a timeout. The tables are independent: releasing isolation keeps blocks and the reverse. The
  * block table's chains are flushed and rewritten on every block, so the rules are never doubled.
  */
 #include <arpa/inet.h>
@@ -453,12 +454,18 @@ static const char vig_nf_block_table[] =
 	"add set inet vigil_block block6 { type ipv6_addr; flags interval, timeout; }\n"
 	"add chain inet vigil_block input { type filter hook input priority -20; policy accept; }\n"
 	"add chain inet vigil_block output { type filter hook output priority -20; policy accept; }\n"
+	"add chain inet vigil_block forward { type filter hook forward priority -20; policy accept; }\n"
 	"flush chain inet vigil_block input\n"
 	"flush chain inet vigil_block output\n"
+	"flush chain inet vigil_block forward\n"
 	"add rule inet vigil_block input ip saddr @block4 drop\n"
 	"add rule inet vigil_block input ip6 saddr @block6 drop\n"
 	"add rule inet vigil_block output ip daddr @block4 drop\n"
-	"add rule inet vigil_block output ip6 daddr @block6 drop\n";
+	"add rule inet vigil_block output ip6 daddr @block6 drop\n"
+	"add rule inet vigil_block forward ip saddr @block4 drop\n"
+	"add rule inet vigil_block forward ip daddr @block4 drop\n"
+	"add rule inet vigil_block forward ip6 saddr @block6 drop\n"
+	"add rule inet vigil_block forward ip6 daddr @block6 drop\n";
 
 /* Text of one element of nft's JSON set listing ("1.2.3.4", prefix, range, elem wrapper). */
 static bool vig_nf_elem_text(json_t *e, char *out, size_t cap)

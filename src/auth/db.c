@@ -348,6 +348,26 @@ static const char MIGRATION_3[] =
 	"  ran INTEGER NOT NULL,"
 	"  PRIMARY KEY (playbook_id, incident_id, agent_id));"
 	/* @sharing: STIX export, TAXII collections, blocklist fan-out (src/incident/stix.c) */
+	/* the observables a tenant shares in its TAXII collection (api_sharing.c) */
+	"CREATE TABLE shared_indicators ("
+	"  observable_id INTEGER PRIMARY KEY REFERENCES incident_observables(id) ON DELETE CASCADE,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  shared_by TEXT NOT NULL,"
+	"  date_added INTEGER NOT NULL);"
+	"CREATE INDEX shared_indicators_added ON shared_indicators(tenant_id, date_added);"
+	/* gateway agents apply the blocklist; which entry was pushed to which agent, by which
+	 * action, and whether it is now blocked or was unblocked */
+	"ALTER TABLE agents ADD COLUMN gateway INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE blocklist_pushes ("
+	"  blocklist_id INTEGER NOT NULL REFERENCES blocklist(id),"
+	"  agent_id TEXT NOT NULL REFERENCES agents(id),"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  address TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('blocked', 'unblocked')),"
+	"  action_id INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (blocklist_id, agent_id));"
+	"CREATE INDEX blocklist_pushes_state ON blocklist_pushes(state, agent_id);"
 	/* @reports: report definitions, schedules and runs (src/report) */
 	;
 

@@ -17,7 +17,7 @@
 
 #define AGENT_COLS                                                                                \
 	"a.id, a.tenant_id, a.hostname, a.os, a.kernel, a.version, a.sensor_mode, a.status, "    \
-	"a.isolated, a.enrolled, a.last_seen, a.data"
+	"a.isolated, a.enrolled, a.last_seen, a.data, a.gateway"
 #define AGENT_LIST_MAX 1000
 
 enum vig_err vig_fleet_agent_auth(struct vig_fleet *f, const char *agent_id,
@@ -366,6 +366,8 @@ static json_t *agent_json(struct vig_fleet *f, sqlite3_stmt *st, int64_t now, bo
 		if (full && hb)
 			json_object_set(o, "heartbeat", hb);
 	}
+	if (o) /* applies the tenant's blocklist (api_sharing.c) */
+		json_object_set_new(o, "gateway", json_boolean(sqlite3_column_int(st, 12) != 0));
 	json_decref(data);
 	return o;
 }

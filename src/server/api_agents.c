@@ -472,6 +472,13 @@ static void wake_polls(struct vig_agents_hub *hub, const char *agent_id)
 	}
 }
 
+/* @sharing: the blocklist fan-out (api_sharing.c) queues actions outside a request */
+void vig_agents_wake(struct vig_server *srv, const char *agent_id)
+{
+	if (srv->agents)
+		wake_polls(srv->agents, agent_id);
+}
+
 void vig_api_agent_action_result(struct vig_req *r)
 {
 	char errbuf[VIG_ERRBUF_SIZE] = "", tenant[VIG_NAME_MAX] = "";

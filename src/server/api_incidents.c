@@ -571,7 +571,8 @@ void vig_api_blocklist_add(struct vig_req *r)
 					exp ? json_integer_value(exp) : 0, vig_time_now(), &out, errbuf);
 		if (err != VIG_OK)
 			vig_reply_err(r, err, errbuf);
-		else
+		} else {
+			vig_sharing_reconcile(r->srv); /* @sharing: push to the gateway agents */
 			vig_reply_jansson(r, 201, out);
 	}
 	json_decref(body);
@@ -586,6 +587,8 @@ void vig_api_blocklist_delete(struct vig_req *r)
 	if (!vig_req_id(r, "blocklist entry", &id))
 		return;
 	err = vig_blocklist_remove(r->srv->db, &r->who, id, vig_time_now(), errbuf);
+	if (err == VIG_OK)
+		vig_sharing_reconcile(r->srv); /* @sharing: unblock on the gateway agents */
 	if (err != VIG_OK)
 		vig_reply_err(r, err, errbuf);
 	else

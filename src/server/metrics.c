@@ -147,6 +147,7 @@ void vig_api_metrics(struct vig_req *r)
 	/* @response */
 	vig_response_metrics(srv, &b); /* requests, approvals, playbooks (api_response.c) */
 	/* @sharing */
+	vig_sharing_metrics(srv, &b); /* STIX export, TAXII, blocklist fan-out (api_sharing.c) */
 	/* @reports */
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);

@@ -195,6 +195,20 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_DELETE, "/api/v1/playbooks/{id}", vig_api_playbook_delete, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/provider/overview", vig_api_provider_overview, VIG_PERM_INCIDENTS_READ},
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	{EVHTTP_REQ_GET, "/api/v1/incidents/{id}/stix", vig_api_incident_stix, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/share", vig_api_incident_share, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_POST, "/api/v1/incidents/{id}/unshare", vig_api_incident_unshare, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_PATCH, "/api/v1/agents/{id}", vig_api_agent_patch, VIG_PERM_AGENTS_WRITE},
+	/* TAXII 2.1: the handlers authenticate (Bearer or Basic) and check incidents:read */
+	{EVHTTP_REQ_GET, "/taxii2/", vig_api_taxii_discovery, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/", vig_api_taxii_root, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/", vig_api_taxii_collections, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/", vig_api_taxii_collection, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/objects/", vig_api_taxii_objects, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/manifest/", vig_api_taxii_manifest, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/objects/{object_id}/", vig_api_taxii_object, PERM_PUBLIC},
+	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/objects/{object_id}/versions/", vig_api_taxii_versions,
+	 PERM_PUBLIC},
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
 };
@@ -889,6 +903,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	if (vig_response_start(srv, errbuf) != VIG_OK) /* approval escalation/expiry check */
 		goto out_free;
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	if (vig_sharing_start(srv, errbuf) != VIG_OK) /* blocklist fan-out timer */
+		goto out_free;
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	return srv;
 out_free:
@@ -975,6 +991,7 @@ void vig_server_free(struct vig_server *srv)
 	/* @response: tenant settings, response requests, approvals, playbooks (api_response.c) */
 	vig_response_stop(srv);
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	vig_sharing_stop(srv);
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 	vig_incidents_stop(srv);
 	vig_notifier_stop(srv);

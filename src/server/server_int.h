@@ -136,6 +136,7 @@ struct vig_server {
 	atomic_uint_fast64_t approvals_expired;   /* requests expired without a decision */
 	atomic_uint_fast64_t playbook_skipped;    /* playbook steps that could not be requested */
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+	struct vig_sharing *sharing;      /* fan-out timer and sharing counters (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
 };
 
@@ -481,6 +482,29 @@ void vig_api_playbook_put(struct vig_req *r);
 void vig_api_playbook_delete(struct vig_req *r);
 void vig_api_provider_overview(struct vig_req *r);
 /* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
+struct vig_sharing;
+/* Starts / stops the blocklist reconciliation timer (sharing.reconcile_interval_s). */
+enum vig_err vig_sharing_start(struct vig_server *srv, char *errbuf);
+void vig_sharing_stop(struct vig_server *srv);
+/* Queues the block/unblock actions that bring every gateway agent to its tenant's active
+ * blocklist (loop thread; failures are logged and counted). Called after blocklist and
+ * gateway changes and by the timer. */
+void vig_sharing_reconcile(struct vig_server *srv);
+void vig_sharing_metrics(struct vig_server *srv, struct vig_buf *b);
+/* Answers the held action poll of an agent (defined in api_agents.c). */
+void vig_agents_wake(struct vig_server *srv, const char *agent_id);
+void vig_api_incident_stix(struct vig_req *r);
+void vig_api_incident_share(struct vig_req *r);
+void vig_api_incident_unshare(struct vig_req *r);
+void vig_api_agent_patch(struct vig_req *r);
+void vig_api_taxii_discovery(struct vig_req *r);
+void vig_api_taxii_root(struct vig_req *r);
+void vig_api_taxii_collections(struct vig_req *r);
+void vig_api_taxii_collection(struct vig_req *r);
+void vig_api_taxii_objects(struct vig_req *r);
+void vig_api_taxii_manifest(struct vig_req *r);
+void vig_api_taxii_object(struct vig_req *r);
+void vig_api_taxii_versions(struct vig_req *r);
 /* @reports: reports: definitions, schedules, runs (api_reports.c) */
 
 /* ---- slow handlers off the loop (offload.c) ---- */

@@ -60,10 +60,11 @@ def code_routes():
     if not m:
         raise AssertionError("routes[] table not found in src/server/server.c")
     body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-    entry = re.compile(r'\{\s*EVHTTP_REQ_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*\}')
+    entry = re.compile(r'\{\s*EVHTTP_REQ_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(\w+)\s*(?:,\s*(?:true|false)\s*)?\}')
     routes = entry.findall(body)
     # every brace group in the table must be a recognised entry: a format change fails here
-    groups = re.findall(r"\{[^{}]*\}", body)
+    # (path parameters are blanked first: a path may hold several, e.g. the TAXII routes)
+    groups = re.findall(r"\{[^{}]*\}", re.sub(r'"[^"]*"', '""', body))
     if len(groups) != len(routes):
         raise AssertionError("routes[]: %d entries, %d recognised; update the regex in %s"
                              % (len(groups), len(routes), __file__))
