@@ -295,6 +295,32 @@ static const struct vig_ctl_cmd_spec commands[] = {
 					   {NULL, 0, NULL}}},
 	/* @sharing */
 	/* @reports */
+	{VIG_CTL_CMD_REPORTS_LIST, "reports", "list", 0, 0, "[--tenant T]", "report definitions",
+	 (const struct vig_ctl_opt_spec[]){{"tenant", VIG_CTL_OPT_STR, "only this tenant"},
+					   {NULL, 0, NULL}}},
+	{VIG_CTL_CMD_REPORTS_ADD, "reports", "add", 1, 1,
+	 "NAME --kind K --format F [--period P] [--schedule S] [--recipient E]... [--tenant T]",
+	 "define a report (kind soc_summary|incidents|alerts|sla, format html|csv|json)",
+	 (const struct vig_ctl_opt_spec[]){{"kind", VIG_CTL_OPT_STR, "soc_summary, incidents, alerts or sla"},
+					   {"format", VIG_CTL_OPT_STR, "html, csv or json"},
+					   {"period", VIG_CTL_OPT_STR, "last_24h, last_7d (default), last_30d, previous_month"},
+					   {"schedule", VIG_CTL_OPT_STR, "'daily HH:MM', 'weekly DAY HH:MM', 'monthly DD HH:MM' (UTC)"},
+					   {"recipient", VIG_CTL_OPT_STR, "e-mail address (repeatable)"},
+					   {"tenant", VIG_CTL_OPT_STR, "tenant of the report"},
+					   {NULL, 0, NULL}}},
+	{VIG_CTL_CMD_REPORTS_RUNS, "reports", "runs", 0, 0, "[--report ID] [--limit N]", "report runs, newest first",
+	 (const struct vig_ctl_opt_spec[]){{"report", VIG_CTL_OPT_UINT, "only runs of this report"},
+					   {"limit", VIG_CTL_OPT_UINT, "at most N runs (default 100)"},
+					   {NULL, 0, NULL}}},
+	{VIG_CTL_CMD_REPORTS_RUN, "reports", "run", 1, 1, "ID [--from T --to T] [--wait]",
+	 "run a report now (default: its period before now)",
+	 (const struct vig_ctl_opt_spec[]){{"from", VIG_CTL_OPT_TIME, "start of the range"},
+					   {"to", VIG_CTL_OPT_TIME, "end of the range"},
+					   {"wait", VIG_CTL_OPT_FLAG, "wait until the run is done (exit 1 if it failed)"},
+					   {NULL, 0, NULL}}},
+	{VIG_CTL_CMD_REPORTS_GET, "reports", "get", 1, 1, "RUN -o FILE",
+	 "download a finished run's file (its sha256 checked)",
+	 (const struct vig_ctl_opt_spec[]){{"o", VIG_CTL_OPT_STR, "file to write"}, {NULL, 0, NULL}}},
 };
 
 static const struct vig_ctl_opt_spec global_opts[] = {
@@ -418,8 +444,10 @@ static enum vig_err parse_option(struct vig_ctl_args *a, int argc, char **argv, 
 		a->help = true;
 		return VIG_OK;
 	}
-	if (arg[1] != '-')
+	if (arg[1] != '-' && !(arg[2] == '\0' && cmd && find_opt(cmd->opts, arg + 1, 1)))
 		return vig_errf(errbuf, VIG_EINVAL, "unknown option '%s'", arg);
+	if (arg[1] != '-')
+		name = arg + 1; /* a one-letter command option: -o FILE */
 	eq = strchr(name, '=');
 	n = eq ? (size_t)(eq - name) : strlen(name);
 	if (cmd)

@@ -1461,6 +1461,12 @@ static int run_api(struct ctx *x)
 	}
 	/* @sharing */
 	/* @reports */
+	case VIG_CTL_CMD_REPORTS_LIST: case VIG_CTL_CMD_REPORTS_ADD: case VIG_CTL_CMD_REPORTS_RUNS:
+	case VIG_CTL_CMD_REPORTS_RUN: case VIG_CTL_CMD_REPORTS_GET: {
+		int vig_ctl_cmds_reports(const struct vig_ctl_args *, struct vig_ctl_client *, FILE *,
+					 FILE *); /* cmds_reports.c */
+		return vig_ctl_cmds_reports(a, x->client, x->out, x->err);
+	}
 	default: return vig_ctl_fail(x->err, "command not implemented");
 	}
 }

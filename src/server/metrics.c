@@ -149,6 +149,7 @@ void vig_api_metrics(struct vig_req *r)
 	/* @sharing */
 	vig_sharing_metrics(srv, &b); /* STIX export, TAXII, blocklist fan-out (api_sharing.c) */
 	/* @reports */
+	vig_reports_metrics(srv, &b); /* report runs (api_reports.c) */
 	if (vig_buf_err(&b) != VIG_OK) {
 		vig_buf_release(&b);
 		vig_reply_err(r, VIG_EINTERNAL, "metrics too large");

@@ -210,6 +210,15 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/taxii2/{tenant}/collections/{id}/objects/{object_id}/versions/", vig_api_taxii_versions,
 	 PERM_PUBLIC},
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
+	{EVHTTP_REQ_GET, "/api/v1/reports", vig_api_reports_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/reports", vig_api_reports_create, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/reports/{id}", vig_api_report_get, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_PATCH, "/api/v1/reports/{id}", vig_api_report_patch, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_DELETE, "/api/v1/reports/{id}", vig_api_report_delete, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_POST, "/api/v1/reports/{id}/run", vig_api_report_run, VIG_PERM_INCIDENTS_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/report-runs", vig_api_report_runs_list, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/report-runs/{id}", vig_api_report_run_get, VIG_PERM_INCIDENTS_READ},
+	{EVHTTP_REQ_GET, "/api/v1/report-runs/{id}/download", vig_api_report_run_download, VIG_PERM_INCIDENTS_READ},
 	{EVHTTP_REQ_GET, "/metrics", vig_api_metrics, PERM_PUBLIC},
 };
 
@@ -906,6 +915,8 @@ struct vig_server *vig_server_new(const struct vig_config *cfg, char *errbuf)
 	if (vig_sharing_start(srv, errbuf) != VIG_OK) /* blocklist fan-out timer */
 		goto out_free;
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
+	if (vig_reports_start(srv, errbuf) != VIG_OK) /* report worker (api_reports.c) */
+		goto out_free;
 	return srv;
 out_free:
 	vig_server_free(srv);
@@ -993,6 +1004,7 @@ void vig_server_free(struct vig_server *srv)
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	vig_sharing_stop(srv);
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
+	vig_reports_stop(srv); /* before the notifier: a finished run emits report.ready */
 	vig_incidents_stop(srv);
 	vig_notifier_stop(srv);
 	/* @agents: agent CA, enrolment, agents registry, action queue (agents.c, api_agents.c) */

@@ -138,6 +138,7 @@ struct vig_server {
 	/* @sharing: STIX export, TAXII server, blocklist fan-out (api_sharing.c) */
 	struct vig_sharing *sharing;      /* fan-out timer and sharing counters (api_sharing.c) */
 	/* @reports: reports: definitions, schedules, runs (api_reports.c) */
+	struct vig_reports *reports;       /* report worker: schedules, runs, retention (api_reports.c) */
 };
 
 /* Per request; heap-allocated because replies may be asynchronous (ingest, stream). Exactly
@@ -506,6 +507,22 @@ void vig_api_taxii_manifest(struct vig_req *r);
 void vig_api_taxii_object(struct vig_req *r);
 void vig_api_taxii_versions(struct vig_req *r);
 /* @reports: reports: definitions, schedules, runs (api_reports.c) */
+struct vig_reports;
+/* Creates DATA/reports, puts runs left running back in the queue and starts the report worker
+ * (schedules, runs, retention) / stops and joins it. */
+enum vig_err vig_reports_start(struct vig_server *srv, char *errbuf);
+void vig_reports_stop(struct vig_server *srv);
+/* Appends the vigil_report_* metrics. */
+void vig_reports_metrics(struct vig_server *srv, struct vig_buf *b);
+void vig_api_reports_list(struct vig_req *r);
+void vig_api_reports_create(struct vig_req *r);
+void vig_api_report_get(struct vig_req *r);
+void vig_api_report_patch(struct vig_req *r);
+void vig_api_report_delete(struct vig_req *r);
+void vig_api_report_run(struct vig_req *r);
+void vig_api_report_runs_list(struct vig_req *r);
+void vig_api_report_run_get(struct vig_req *r);
+void vig_api_report_run_download(struct vig_req *r);
 
 /* ---- slow handlers off the loop (offload.c) ---- */
 struct vig_offload;
