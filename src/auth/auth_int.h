@@ -25,13 +25,6 @@ struct vig_db {
 /* Upper bound on rows returned by one user/token/tenant list call. */
 #define VIG_AUTH_LIST_MAX 10000
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on c; errors as VIG_EIO with sqlite's message. */
-enum vig_err vig_db_begin(sqlite3 *c, char *errbuf);
-enum vig_err vig_db_commit(sqlite3 *c, char *errbuf);
-void vig_db_rollback(sqlite3 *c);
-/* Prepares sql; VIG_EIO with sqlite's message on failure. */
-enum vig_err vig_db_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, char *errbuf);
-
 /* Copies the current row of st into row (a struct of the list's type). */
 typedef void vig_row_fill_fn(sqlite3_stmt *st, void *row);
 /* Runs a list query whose ?1 is the tenant filter (scope; NULL binds NULL = every tenant) and

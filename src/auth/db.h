@@ -53,6 +53,13 @@ void vig_db_unlock(struct vig_db *db);
  * ?1" shapes), on a connection the caller holds locked. VIG_EIO with SQLite's message on failure. */
 enum vig_err vig_db_run_id(sqlite3 *h, const char *sql, int64_t id, int64_t v, char *errbuf);
 
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on c (a connection the caller holds locked); errors as VIG_EIO with sqlite's message. */
+enum vig_err vig_db_begin(sqlite3 *c, char *errbuf);
+enum vig_err vig_db_commit(sqlite3 *c, char *errbuf);
+void vig_db_rollback(sqlite3 *c);
+/* Prepares sql; VIG_EIO with sqlite's message on failure. */
+enum vig_err vig_db_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, char *errbuf);
+
 /* The schema version of the open database (PRAGMA user_version). */
 int vig_db_schema_version(struct vig_db *db);
 

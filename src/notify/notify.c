@@ -413,32 +413,79 @@ enum vig_err vig_notify_route_delete(struct vig_db *db, const struct vig_princip
 
 /* ---- emit ---- */
 
-enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *ev, int64_t now,
-			     size_t *queued, char *errbuf)
+/* The JSON every channel sends for ev (malloc'ed into *text). */
+static enum vig_err event_payload(const struct vig_notify_event *ev, int64_t now, char **text, char *errbuf)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st = NULL, *ins = NULL;
+	char ts[VIG_TIME_STRLEN];
 	json_t *payload;
-	char *text = NULL, ts[VIG_TIME_STRLEN];
-	size_t n = 0;
-	enum vig_err err = VIG_OK;
 
-	if (queued)
-		*queued = 0;
+	*text = NULL;
 	if (!ev->tenant || !ev->kind)
 		return vig_errf(errbuf, VIG_EINVAL, "an event needs a tenant and a kind");
 	vig_time_format(now, ts);
 	payload = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:O?}", "event", ev->kind, "tenant", ev->tenant, "severity",
 			    ev->severity ? ev->severity : "informational", "rule_id", ev->rule_id, "title", ev->title,
 			    "time", ts, "data", ev->data);
-	text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+	*text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
-	if (!text)
+	if (!*text)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	if (strlen(text) > VIG_NOTIFY_PAYLOAD_MAX) {
-		free(text);
+	if (strlen(*text) > VIG_NOTIFY_PAYLOAD_MAX) {
+		free(*text);
+		*text = NULL;
 		return vig_errf(errbuf, VIG_ETOOBIG, "notification payload over %d bytes", VIG_NOTIFY_PAYLOAD_MAX);
 	}
+	return VIG_OK;
+}
+
+enum vig_err vig_notify_direct_locked(sqlite3 *h, const struct vig_notify_event *ev, const char *channel,
+				      const char *target, int64_t now, char *errbuf)
+{
+	sqlite3_stmt *st = NULL;
+	char *text = NULL;
+	enum vig_err err;
+
+	if (strcmp(channel, "webhook") && strcmp(channel, "email"))
+		return vig_errf(errbuf, VIG_EINVAL, "a direct notification goes to a webhook or an e-mail address");
+	if (!*target || strlen(target) >= VIG_NOTIFY_TARGET_MAX)
+		return vig_errf(errbuf, VIG_EINVAL, "a direct notification needs a target");
+	err = event_payload(ev, now, &text, errbuf);
+	if (err != VIG_OK)
+		return err;
+	if (sqlite3_prepare_v2(h,
+			       "INSERT INTO notify_queue (route_id, tenant_id, event, payload, next_try, created,"
+			       " channel, target) VALUES (0, ?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		err = db_err(h, errbuf);
+	} else {
+		sqlite3_bind_text(st, 1, ev->tenant, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, ev->kind, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_text(st, 5, channel, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, target, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			err = db_err(h, errbuf);
+	}
+	sqlite3_finalize(st);
+	free(text);
+	return err;
+}
+
+enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *ev, int64_t now,
+			     size_t *queued, char *errbuf)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st = NULL, *ins = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	enum vig_err err;
+
+	if (queued)
+		*queued = 0;
+	err = event_payload(ev, now, &text, errbuf);
+	if (err != VIG_OK)
+		return err;
 	h = vig_db_lock(db);
 	if (sqlite3_prepare_v2(h,
 			       "SELECT " ROUTE_COLS " FROM notify_routes WHERE enabled = 1 AND (tenant_id = ?1"
@@ -744,7 +791,9 @@ enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_o
 
 	memset(d, 0, sizeof(d));
 	if (sqlite3_prepare_v2(h,
-			       "SELECT q.id, q.attempts, r.channel, r.target, r.secret, q.event, q.payload, r.id IS NULL"
+			       "SELECT q.id, q.attempts, COALESCE(q.channel, r.channel), COALESCE(q.target, r.target),"
+			       " CASE WHEN q.channel IS NULL THEN r.secret END, q.event, q.payload,"
+			       " r.id IS NULL AND q.channel IS NULL"
 			       " FROM notify_queue q LEFT JOIN notify_routes r ON r.id = q.route_id"
 			       " WHERE q.status = 'pending' AND q.next_try <= ?1 ORDER BY q.next_try, q.id LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK) {
@@ -833,8 +882,8 @@ enum vig_err vig_notify_deliveries(struct vig_db *db, const struct vig_principal
 	if (limit <= 0 || limit > 1000)
 		limit = 100;
 	if (sqlite3_prepare_v2(h,
-			       "SELECT id, route_id, tenant_id, event, status, attempts, last_error, created, sent, payload"
-			       " FROM notify_queue WHERE (?1 OR tenant_id = ?2) AND (?3 IS NULL OR status = ?3)"
+			       "SELECT id, route_id, tenant_id, event, status, attempts, last_error, created, sent, payload,"
+			       " target FROM notify_queue WHERE (?1 OR tenant_id = ?2) AND (?3 IS NULL OR status = ?3)"
 			       " ORDER BY id DESC LIMIT ?4",
 			       -1, &st, NULL) != SQLITE_OK) {
 		err = db_err(h, errbuf);
@@ -860,6 +909,9 @@ enum vig_err vig_notify_deliveries(struct vig_db *db, const struct vig_principal
 							     "created", c, "sent",
 							     sqlite3_column_type(st, 8) != SQLITE_NULL ? s : NULL, "title",
 							     json_string_value(json_object_get(p, "title"))));
+			if (sqlite3_column_type(st, 10) != SQLITE_NULL) /* direct: who was paged */
+				json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "target",
+						    json_string((const char *)sqlite3_column_text(st, 10)));
 			json_decref(p);
 		}
 	}

@@ -16,7 +16,8 @@
  * min_severity filters on the event's severity; rule (may be empty) must equal the event's
  * rule id or be a prefix ending in '*'; days ("mon-fri", "sat,sun", empty = every day) and
  * hours ("08-18" = from 08:00 up to 18:00 UTC, "22-06" wraps midnight, empty = all day) say
- * when the route is on duty, which is how an on-call rota is written: one route per shift.
+ * when the route is on duty. People on call and escalation ladders are oncall.h; their pages
+ * are direct deliveries (vig_notify_direct_locked) that go through the same queue.
  */
 #ifndef VIG_NOTIFY_H
 #define VIG_NOTIFY_H
@@ -62,6 +63,11 @@ struct vig_notify_event {
 enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *ev, int64_t now,
 			     size_t *queued, char *errbuf);
 
+/* Queues one delivery of ev to a given webhook URL or e-mail address (no route: an on-call
+ * escalation pages a person), on a connection the caller holds locked, inside its transaction;
+ * delivered, retried and kept as a dead letter like any other. */
+enum vig_err vig_notify_direct_locked(sqlite3 *h, const struct vig_notify_event *ev, const char *channel,
+				      const char *target, int64_t now, char *errbuf);
 /* Delivers up to VIG_NOTIFY_BATCH due deliveries; *sent / *failed (may be NULL) count the
  * outcomes of this call (failed = retried or dead). */
 enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_opts *opts, int64_t now,

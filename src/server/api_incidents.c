@@ -509,6 +509,7 @@ static void on_sla_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add(&srv->metrics.sla_breaches, breaches);
 	if (warnings || breaches)
 		vig_info("incidents", "sla check", "warnings=%zu breaches=%zu", warnings, breaches);
+	vig_oncall_tick(srv); /* escalation ladders of unacknowledged incidents */
 }
 
 enum vig_err vig_incidents_start(struct vig_server *srv, char *errbuf)

@@ -14,6 +14,7 @@
 
 #include "common/vtime.h"
 #include "notify/notify.h"
+#include "notify/oncall.h"
 
 struct vig_notifier {
 	struct vig_server *srv;
@@ -112,12 +113,18 @@ void vig_notify_server_emit(struct vig_server *srv, const char *tenant, const ch
 		vig_warn("notify", "event not queued", "kind=%s tenant=%s err=\"%s\"", kind, tenant, errbuf);
 		return;
 	}
-	if (queued && srv->notifier) {
-		pthread_mutex_lock(&srv->notifier->mu);
-		srv->notifier->kick = true;
-		pthread_cond_signal(&srv->notifier->cv);
-		pthread_mutex_unlock(&srv->notifier->mu);
-	}
+	if (queued)
+		vig_notifier_kick(srv);
+}
+
+void vig_notifier_kick(struct vig_server *srv)
+{
+	if (!srv->notifier)
+		return;
+	pthread_mutex_lock(&srv->notifier->mu);
+	srv->notifier->kick = true;
+	pthread_cond_signal(&srv->notifier->cv);
+	pthread_mutex_unlock(&srv->notifier->mu);
 }
 
 void vig_notify_metrics(struct vig_server *srv, struct vig_buf *b)
@@ -219,11 +226,155 @@ void vig_api_notify_replay(struct vig_req *r)
 	if (!vig_req_id(r, "delivery", &id))
 		return;
 	err = vig_notify_replay(r->srv->db, &r->who, id, vig_time_now(), errbuf);
-	if (err == VIG_OK && r->srv->notifier) {
-		pthread_mutex_lock(&r->srv->notifier->mu);
-		r->srv->notifier->kick = true;
-		pthread_cond_signal(&r->srv->notifier->cv);
-		pthread_mutex_unlock(&r->srv->notifier->mu);
-	}
+	if (err == VIG_OK)
+		vig_notifier_kick(r->srv);
 	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
+}
+
+/* ---- on-call rotas and escalation ladders (src/notify/oncall.h) ---- */
+
+void vig_oncall_tick(struct vig_server *srv)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	size_t paged = 0;
+
+	if (vig_escalation_check(srv->db, vig_time_now(), &paged, errbuf) != VIG_OK) {
+		vig_warn("oncall", "escalation check failed", "err=\"%s\"", errbuf);
+		return;
+	}
+	if (paged) {
+		vig_info("oncall", "escalation", "paged=%zu", paged);
+		vig_notifier_kick(srv);
+	}
+}
+
+/* The JSON body and, with an {id} route, the id; false once a reply was sent. */
+static bool body_and_id(struct vig_req *r, const char *what, json_t **body, int64_t *id)
+{
+	*body = NULL;
+	if (id && !vig_req_id(r, what, id))
+		return false;
+	return (*body = vig_req_json_body(r)) != NULL;
+}
+
+void vig_api_oncall_rotas_list(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *out = NULL;
+	enum vig_err err = vig_oncall_rota_list(r->srv->db, &r->who, vig_time_now(), &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+}
+
+void vig_api_oncall_rota_create(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body, *out = NULL;
+
+	if (!body_and_id(r, NULL, &body, NULL))
+		return;
+	enum vig_err err = vig_oncall_rota_create(r->srv->db, &r->who, body, vig_time_now(), &out, errbuf);
+
+	reply(r, err, errbuf, out, 201);
+	json_decref(body);
+}
+
+void vig_api_oncall_rota_get(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *out = NULL;
+	int64_t id;
+
+	if (!vig_req_id(r, "rota", &id))
+		return;
+	enum vig_err err = vig_oncall_rota_get(r->srv->db, &r->who, id, vig_time_now(), &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+}
+
+void vig_api_oncall_rota_delete(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	int64_t id;
+
+	if (!vig_req_id(r, "rota", &id))
+		return;
+	enum vig_err err = vig_oncall_rota_delete(r->srv->db, &r->who, id, errbuf);
+
+	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
+}
+
+void vig_api_oncall_override_add(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body, *out = NULL;
+	int64_t id;
+
+	if (!body_and_id(r, "rota", &body, &id))
+		return;
+	enum vig_err err = vig_oncall_override_add(r->srv->db, &r->who, id, body, vig_time_now(), &out, errbuf);
+
+	reply(r, err, errbuf, out, 201);
+	json_decref(body);
+}
+
+void vig_api_escalation_policies_list(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *out = NULL;
+	enum vig_err err = vig_escalation_policy_list(r->srv->db, &r->who, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+}
+
+void vig_api_escalation_policy_create(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body, *out = NULL;
+
+	if (!body_and_id(r, NULL, &body, NULL))
+		return;
+	enum vig_err err = vig_escalation_policy_create(r->srv->db, &r->who, body, vig_time_now(), &out, errbuf);
+
+	reply(r, err, errbuf, out, 201);
+	json_decref(body);
+}
+
+void vig_api_escalation_policy_patch(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *body, *out = NULL;
+	int64_t id;
+
+	if (!body_and_id(r, "policy", &body, &id))
+		return;
+	enum vig_err err = vig_escalation_policy_update(r->srv->db, &r->who, id, body, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
+	json_decref(body);
+}
+
+void vig_api_escalation_policy_delete(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	int64_t id;
+
+	if (!vig_req_id(r, "policy", &id))
+		return;
+	enum vig_err err = vig_escalation_policy_delete(r->srv->db, &r->who, id, errbuf);
+
+	reply(r, err, errbuf, err == VIG_OK ? json_pack("{s:b}", "ok", 1) : NULL, 200);
+}
+
+void vig_api_incident_escalations(struct vig_req *r)
+{
+	char errbuf[VIG_ERRBUF_SIZE] = "";
+	json_t *out = NULL;
+	int64_t id;
+
+	if (!vig_req_id(r, "incident", &id))
+		return;
+	enum vig_err err = vig_escalation_incident(r->srv->db, &r->who, id, &out, errbuf);
+
+	reply(r, err, errbuf, out, 200);
 }

@@ -286,6 +286,21 @@ void vig_notifier_stop(struct vig_server *srv);
  * notifier. data is borrowed. */
 void vig_notify_server_emit(struct vig_server *srv, const char *tenant, const char *kind, const char *severity,
 			    const char *rule_id, const char *title, json_t *data);
+/* Wakes the notifier to send what was queued (any thread). */
+void vig_notifier_kick(struct vig_server *srv);
+/* on-call rotas and escalation ladders (api_notify.c over src/notify/oncall.h) */
+void vig_api_oncall_rotas_list(struct vig_req *r);
+void vig_api_oncall_rota_create(struct vig_req *r);
+void vig_api_oncall_rota_get(struct vig_req *r);
+void vig_api_oncall_rota_delete(struct vig_req *r);
+void vig_api_oncall_override_add(struct vig_req *r);
+void vig_api_escalation_policies_list(struct vig_req *r);
+void vig_api_escalation_policy_create(struct vig_req *r);
+void vig_api_escalation_policy_patch(struct vig_req *r);
+void vig_api_escalation_policy_delete(struct vig_req *r);
+void vig_api_incident_escalations(struct vig_req *r);
+/* The SLA timer's second half: pages the escalation levels that are due (api_notify.c). */
+void vig_oncall_tick(struct vig_server *srv);
 void vig_notify_metrics(struct vig_server *srv, struct vig_buf *b);
 void vig_api_notify_routes_list(struct vig_req *r);
 void vig_api_notify_route_create(struct vig_req *r);

@@ -13,6 +13,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +86,8 @@ class Syslog(socketserver.StreamRequestHandler):
 
 class NotifyTest(ServerTestCase):
     smtp_port = free_port()
-    config_text = "notify:\n  smtp_url: smtp://127.0.0.1:%d\n  smtp_from: soc@vigil.test\n  smtp_tls: try\n" % smtp_port
+    config_text = ("notify:\n  smtp_url: smtp://127.0.0.1:%d\n  smtp_from: soc@vigil.test\n  smtp_tls: try\n"
+                   "sla:\n  check_interval_s: 1\n" % smtp_port)
 
     @classmethod
     def setUpClass(cls):
@@ -140,7 +142,7 @@ class NotifyTest(ServerTestCase):
         inc = self.req("POST", "/api/v1/incidents", {"title": "Ransomware on fs-01", "severity": "critical"},
                        token=self.tok_a, status=201)
 
-        got = wait_for(lambda: [g for g in Hook.got if json.loads(g[1])["data"]["id"] == inc["id"]],
+        got = wait_for(lambda: [g for g in Hook.got if json.loads(g[1])["data"].get("id") == inc["id"]],
                        what="webhook delivery")
         self.assertEqual(len(got), 1, "B's route heard A's incident")
         headers, body = got[0]
@@ -174,6 +176,60 @@ class NotifyTest(ServerTestCase):
         self.req("POST", "/api/v1/notify/deliveries/%d/replay" % d["id"], token=self.tok_a, status=409)
         r = self.server.request("GET", "/metrics")
         self.assertIn("vigil_notify_sent_total", r.body.decode())
+
+    def test_oncall_escalation_pages_the_member_on_call(self):
+        """An unacknowledged incident climbs the ladder: the rota's member on call is paged by
+        e-mail and webhook, then the next level; an acknowledged one pages nobody; another
+        tenant sees neither the rota nor the pages."""
+        hook = "http://127.0.0.1:%d/pager" % self.hook_port
+        # one member on call around the clock (a week-long shift), another for later
+        rota = self.req("POST", "/api/v1/oncall/rotas", {
+            "name": "ntf-a week", "shift_hours": 168, "start": "2020-01-06T00:00:00Z",
+            "members": [{"name": "Dana", "email": "dana@customer.test", "webhook": hook},
+                        {"name": "Eli", "email": "eli@customer.test"}]}, token=self.tok_a, status=201)
+        self.assertIn(rota["on_call"]["name"], ("Dana", "Eli"))
+        # put Dana on call now, whatever the week says
+        rota = self.req("POST", "/api/v1/oncall/rotas/%d/overrides" % rota["id"], {
+            "member": "dana@customer.test", "end": int(time.time()) + 3600}, token=self.tok_a, status=201)
+        self.assertEqual(rota["on_call"]["name"], "Dana")
+        pol = self.req("POST", "/api/v1/escalation-policies", {
+            "name": "unacknowledged", "min_severity": "high",
+            "levels": [{"after_s": 1, "rota": rota["id"]}, {"after_s": 3, "email": "lead@customer.test"}]},
+            token=self.tok_a, status=201)
+        self.assertEqual(len(pol["levels"]), 2)
+        acked = self.req("POST", "/api/v1/incidents", {"title": "Quiet one", "severity": "critical"},
+                         token=self.tok_a, status=201)
+        self.req("PATCH", "/api/v1/incidents/%d" % acked["id"], {"status": "acknowledged"}, token=self.tok_a)
+        inc = self.req("POST", "/api/v1/incidents", {"title": "Unanswered exfiltration", "severity": "critical"},
+                       token=self.tok_a, status=201)
+        paged = wait_for(lambda: [g for g in Hook.got if g[0].get("X-Vigil-Event") == "incident.escalation"
+                                  and json.loads(g[1])["data"]["incident_id"] == inc["id"]], what="webhook page")
+        doc = json.loads(paged[0][1])
+        self.assertEqual(doc["data"]["level"], 1)
+        self.assertIn("Dana", doc["data"]["paged"])
+        wait_for(lambda: [m for m in Smtp.mails if m[0] == ["<dana@customer.test>"]
+                          and "Unanswered exfiltration" in m[1]], what="e-mail page to Dana")
+        wait_for(lambda: [m for m in Smtp.mails if m[0] == ["<lead@customer.test>"]
+                          and "Escalation level 2" in m[1]], what="level 2 e-mail")
+        esc = self.req("GET", "/api/v1/incidents/%d/escalations" % inc["id"], token=self.tok_a)["escalations"]
+        self.assertEqual([e["level"] for e in esc], [1, 2])
+        tl = self.req("GET", "/api/v1/incidents/%d" % inc["id"], token=self.tok_a)["timeline"]
+        self.assertEqual(len([t for t in tl if t["kind"] == "escalation"]), 2)
+        self.assertEqual(self.req("GET", "/api/v1/incidents/%d/escalations" % acked["id"],
+                                  token=self.tok_a)["escalations"], [])
+        audit = self.req("GET", "/api/v1/audit?limit=200")["audit"]
+        self.assertTrue([a for a in audit if a["action"] == "incident.escalation"
+                         and a["object_id"] == str(inc["id"])])
+        # the other tenant: not found, and its list is empty
+        for path in ("/api/v1/oncall/rotas/%d" % rota["id"], "/api/v1/incidents/%d/escalations" % inc["id"]):
+            self.assertEqual(self.server.request("GET", path, token=self.tok_b).status, 404)
+        self.assertEqual(self.req("GET", "/api/v1/oncall/rotas", token=self.tok_b)["count"], 0)
+        self.assertEqual(self.server.request("PATCH", "/api/v1/escalation-policies/%d" % pol["id"],
+                                             {"enabled": False}, token=self.tok_b).status, 404)
+        # bad input is refused with a reason
+        r = self.server.request("POST", "/api/v1/escalation-policies", {"name": "x", "levels": []}, token=self.tok_a)
+        self.assertEqual(r.status, 400)
+        self.assertIn("levels", r.json()["error"])
 
     def test_scope_and_validation(self):
         r = self.req("POST", "/api/v1/notify/routes", {"name": "a-only", "channel": "webhook",
