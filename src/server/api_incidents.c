@@ -85,6 +85,7 @@ static void reply_incident(struct vig_req *r, enum vig_err err, const char *errb
 		json_decref(ev);
 	}
 	if (err != VIG_OK) {
+		json_decref(out);
 		vig_reply_err(r, err, eb);
 		return;
 	}
@@ -173,7 +174,7 @@ void vig_api_incident_create(struct vig_req *r)
 	in.alert_ids = ids;
 	in.n_alerts = n;
 	err = vig_inc_create(r->srv->db, &r->who, &in, &id, errbuf);
-	if (err == VIG_OK)
+	if (err == VIG_OK) {
 		notify_incident(r->srv, "incident.created", id, NULL);
 		vig_response_on_incident(r->srv, id); /* @response: playbook tasks and steps */
 		vig_response_on_alerts(r->srv, id, ids, n);
@@ -570,11 +571,12 @@ void vig_api_blocklist_add(struct vig_req *r)
 		err = vig_blocklist_add(r->srv->db, &r->who, tenant, address, reason,
 					json_is_integer(inc) ? json_integer_value(inc) : 0,
 					exp ? json_integer_value(exp) : 0, vig_time_now(), &out, errbuf);
-		if (err != VIG_OK)
+		if (err != VIG_OK) {
 			vig_reply_err(r, err, errbuf);
 		} else {
 			vig_sharing_reconcile(r->srv); /* @sharing: push to the gateway agents */
 			vig_reply_jansson(r, 201, out);
+		}
 	}
 	json_decref(body);
 }
