@@ -21,6 +21,7 @@
 
 #include "auth/audit.h"
 #include "common/vtime.h"
+#include "notify/notify.h"
 
 #define DEF_COLS "id, tenant_id, name, kind, format, period, schedule, recipients, enabled, created, created_by, sched_from"
 #define RUN_COLS "id, report_id, tenant_id, name, kind, format, status, progress, range_from, range_to," \
@@ -330,6 +331,36 @@ static enum vig_err audit(sqlite3 *h, const struct vig_principal *who, const cha
 }
 
 /* ---- definitions ---- */
+
+/* Queues report.ready to each recipient of the finished run's definition as a direct e-mail
+ * delivery (notify.h), inside the caller's transaction: the run is never done without them. */
+static enum vig_err mail_recipients(sqlite3 *h, json_t *run, int64_t now, char *errbuf)
+{
+	char link[96], title[VIG_REPORT_NAME_MAX + 64];
+	struct def d;
+	json_t *rcpt, *addr, *data;
+	enum vig_err err = VIG_OK;
+	size_t i;
+
+	if (def_load(h, NULL, json_integer_value(json_object_get(run, "report_id")), &d, NULL) != VIG_OK)
+		return VIG_OK; /* the definition was deleted meanwhile: nobody to tell */
+	rcpt = json_loads(d.recipients, 0, NULL);
+	def_release(&d);
+	snprintf(link, sizeof(link), "/api/v1/report-runs/%lld/download",
+		 (long long)json_integer_value(json_object_get(run, "id")));
+	snprintf(title, sizeof(title), "Report ready: %s", json_string_value(json_object_get(run, "name")));
+	data = json_deep_copy(run);
+	json_object_set_new(data, "download", json_string(link));
+	struct vig_notify_event ev = {.tenant = json_string_value(json_object_get(run, "tenant")),
+				      .kind = "report.ready", .severity = "informational", .title = title,
+				      .data = data};
+	json_array_foreach(rcpt, i, addr)
+		if (err == VIG_OK && json_is_string(addr))
+			err = vig_notify_direct_locked(h, &ev, "email", json_string_value(addr), now, errbuf);
+	json_decref(data);
+	json_decref(rcpt);
+	return err;
+}
 
 /* Binds the changeable fields of d to ?2..?8 (name, kind, format, period, schedule, recipients,
  * enabled) of an INSERT or UPDATE of reports. */
@@ -932,6 +963,8 @@ enum vig_err vig_report_run_execute(struct vig_db *db, int64_t id, const char *d
 		err = audit(h, &sys, json_string_value(json_object_get(r, "tenant")),
 			    outcome == VIG_OK ? "report_run.done" : "report_run.failed", "report_run", id, r, after, now,
 			    errbuf);
+	if (err == VIG_OK && outcome == VIG_OK)
+		err = mail_recipients(h, after, now, errbuf);
 	err = tx_end(h, err, errbuf);
 	if (err != VIG_OK && outcome == VIG_OK)
 		unlink(path);

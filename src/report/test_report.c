@@ -21,6 +21,7 @@
 #include "auth/testutil.h"
 #include "common/vtime.h"
 #include "incident/incident.h"
+#include "notify/notify.h"
 #include "report/report.h"
 
 #define SEC 1000000000LL
@@ -364,6 +365,15 @@ static void test_definitions_and_runs(void **state)
 	assert_int_equal(json_integer_value(json_object_get(run, "progress")), 100);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(run, "recipients"), 0)),
 			    "ciso@customer.test");
+	{ /* the recipient's e-mail was queued with the run's completion */
+		json_t *dl = NULL;
+
+		assert_int_equal(vig_notify_deliveries(f->db, &f->admin_a, "pending", 10, &dl, err), VIG_OK);
+		assert_int_equal(json_array_size(json_object_get(dl, "deliveries")), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(dl, "deliveries"), 0),
+								      "target")), "ciso@customer.test");
+		json_decref(dl);
+	}
 	assert_int_equal(vig_report_run_file(f->db, &f->viewer_a, run_id, path, sizeof(path), &fmt, err), VIG_OK);
 	assert_int_equal(fmt, VIG_REPORT_CSV);
 	assert_int_equal(stat(path, &sb), 0);
