@@ -62,10 +62,10 @@ export function apiUrl(path: string, query?: Query): string {
 
 async function request<T>(method: string, path: string, query?: Query, body?: unknown, contentType?: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  let payload: string | undefined;
+  let payload: BodyInit | undefined;
   if (contentType !== undefined) {
     headers['Content-Type'] = contentType;
-    payload = String(body);
+    payload = body instanceof Blob ? body : String(body);
   } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
@@ -100,6 +100,9 @@ export const api = {
   post: <T>(path: string, body?: unknown, query?: Query) => request<T>('POST', path, query, body ?? {}),
   /** POST of a text body (e.g. a Sigma rule as application/yaml). */
   postText: <T>(path: string, text: string, contentType: string) => request<T>('POST', path, undefined, text, contentType),
+  /** POST of a file's bytes as they are (e.g. an evidence upload), with query parameters. */
+  postFile: <T>(path: string, file: Blob, query?: Query) =>
+    request<T>('POST', path, query, file, file.type || 'application/octet-stream'),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, undefined, body),
   del: <T>(path: string) => request<T>('DELETE', path),
 };

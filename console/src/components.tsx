@@ -10,15 +10,18 @@ import { cellText, fmtNum, fmtTime } from './util';
 export interface Loaded<T> {
   data: T | null;
   error: string | null;
+  /** The HTTP status of the failed request (404: missing or another tenant's), else null. */
+  status: number | null;
   loading: boolean;
   reload: () => void;
 }
 
 /** Loads GET path?query whenever a dependency changes; the latest request wins. */
 export function useApi<T>(path: string | null, query?: Query, deps: unknown[] = []): Loaded<T> {
-  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean }>({
+  const [state, setState] = useState<{ data: T | null; error: string | null; status: number | null; loading: boolean }>({
     data: null,
     error: null,
+    status: null,
     loading: !!path,
   });
   const [tick, setTick] = useState(0);
@@ -30,13 +33,31 @@ export function useApi<T>(path: string | null, query?: Query, deps: unknown[] = 
     api
       .get<T>(path, query)
       .then((data) => {
-        if (my === seq.current) setState({ data, error: null, loading: false });
+        if (my === seq.current) setState({ data, error: null, status: null, loading: false });
       })
       .catch((e: ApiError) => {
-        if (my === seq.current) setState({ data: null, error: e.message, loading: false });
+        if (my === seq.current) setState({ data: null, error: e.message, status: e.status ?? null, loading: false });
       });
   }, [path, JSON.stringify(query ?? {}), tick, ...deps]);
   return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+/** Calls fn every ms milliseconds while active (live refresh by polling). */
+export function usePoll(fn: () => void, ms: number, active = true): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(() => ref.current(), ms);
+    return () => clearInterval(t);
+  }, [ms, active]);
+}
+
+/** The current time in ms, re-rendering every ms milliseconds (for running clocks). */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  usePoll(() => setNow(Date.now()), ms);
+  return now;
 }
 
 /** Runs an API action with a busy flag and an error message. */
@@ -57,6 +78,16 @@ export function useAction() {
     }
   }
   return { busy, error, run };
+}
+
+/** The page of an object that does not exist or is not the caller's to see (the server answers
+ * both with 404, so the console cannot and does not tell them apart). */
+export function NotFoundBox({ what }: { what: string }) {
+  return (
+    <div class="error" role="alert" data-testid="not-found">
+      {what} not found: it does not exist or is not visible to you.
+    </div>
+  );
 }
 
 export function ErrorBox({ error }: { error: string | null }) {

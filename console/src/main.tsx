@@ -1,5 +1,5 @@
 // main.tsx - the console's shell: session state (GET /api/v1/me), first-admin setup and login
-// gates, the role-aware navigation, the light/dark theme, and the route table.
+// gates, the role-aware navigation (grouped in sections, a sidebar on wide screens), the light/dark theme, and the route table.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './style.css';
@@ -14,36 +14,77 @@ import { ProcessTreeScreen } from './screens/proctree';
 import { AgentScreen, AgentsScreen } from './screens/agents';
 import { AttackScreen, RulesScreen } from './screens/rules';
 import { IntelScreen, NotifyScreen } from './screens/settings';
-import { AuditScreen, TenantsScreen, TokensScreen, UsersScreen } from './screens/admin';
+import { AuditScreen, TokensScreen, UsersScreen } from './screens/admin';
+import { ApprovalsScreen } from './screens/response';
+import { ReportsScreen } from './screens/reports';
+import { TenantSettingsScreen, TenantsScreen } from './screens/tenants';
 import { timeZone } from './util';
+
+/** The sections of the navigation, in order; every visible route names one. */
+const GROUPS = ['Monitor', 'Investigate', 'Respond', 'Detect', 'Admin'] as const;
+type Group = (typeof GROUPS)[number];
 
 interface Route {
   path: string;
   label: string;
   perm: string | null;
   view: (props: { me: Me }) => preact.JSX.Element;
-  hidden?: boolean; // a page reached by links (a deep link), not in the navigation
+  group?: Group; // its section in the navigation; none for a page reached by links (a deep link)
+  /** Shown only to callers for whom this returns true (beyond perm). */
+  show?: (me: Me) => boolean;
 }
 
 const ROUTES: Route[] = [
-  { path: '/', label: 'Overview', perm: null, view: OverviewScreen },
-  { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen },
-  { path: '/alerts', label: 'Alerts', perm: 'alerts:read', view: AlertsScreen },
-  { path: '/alert', label: 'Alert', perm: 'alerts:read', view: AlertScreen, hidden: true },
-  { path: '/process', label: 'Process tree', perm: 'events:read', view: ProcessTreeScreen, hidden: true },
-  { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen },
-  { path: '/incident', label: 'Incident', perm: 'incidents:read', view: IncidentScreen, hidden: true },
-  { path: '/agents', label: 'Agents', perm: 'agents:read', view: AgentsScreen },
-  { path: '/agent', label: 'Agent', perm: 'agents:read', view: AgentScreen, hidden: true },
-  { path: '/rules', label: 'Rules', perm: 'rules:read', view: RulesScreen },
-  { path: '/attack', label: 'ATT&CK', perm: 'rules:read', view: AttackScreen },
-  { path: '/intel', label: 'Intel', perm: 'rules:read', view: IntelScreen },
-  { path: '/notifications', label: 'Notifications', perm: 'settings:write', view: NotifyScreen },
-  { path: '/users', label: 'Users', perm: 'users:read', view: UsersScreen },
-  { path: '/tenants', label: 'Tenants', perm: 'tenants:read', view: TenantsScreen },
-  { path: '/tokens', label: 'API tokens', perm: 'tokens:read', view: TokensScreen },
-  { path: '/audit', label: 'Audit log', perm: 'audit:read', view: AuditScreen },
+  { path: '/', label: 'Overview', perm: null, view: OverviewScreen, group: 'Monitor' },
+  { path: '/alerts', label: 'Alerts', perm: 'alerts:read', view: AlertsScreen, group: 'Monitor' },
+  { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen, group: 'Monitor' },
+  { path: '/reports', label: 'Reports', perm: 'incidents:read', view: ReportsScreen, group: 'Monitor' },
+  { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen, group: 'Investigate' },
+  { path: '/agents', label: 'Agents', perm: 'agents:read', view: AgentsScreen, group: 'Investigate' },
+  { path: '/approvals', label: 'Approvals', perm: 'incidents:read', view: ApprovalsScreen, group: 'Respond',
+    show: (me) => can(me, 'actions:approve') || can(me, 'actions:request') },
+  { path: '/rules', label: 'Rules', perm: 'rules:read', view: RulesScreen, group: 'Detect' },
+  { path: '/attack', label: 'ATT&CK', perm: 'rules:read', view: AttackScreen, group: 'Detect' },
+  { path: '/intel', label: 'Intel', perm: 'rules:read', view: IntelScreen, group: 'Detect' },
+  { path: '/tenants', label: 'Tenants', perm: 'tenants:read', view: TenantsScreen, group: 'Admin' },
+  { path: '/users', label: 'Users', perm: 'users:read', view: UsersScreen, group: 'Admin' },
+  { path: '/tokens', label: 'API tokens', perm: 'tokens:read', view: TokensScreen, group: 'Admin' },
+  { path: '/notifications', label: 'Notifications', perm: 'settings:write', view: NotifyScreen, group: 'Admin' },
+  { path: '/audit', label: 'Audit log', perm: 'audit:read', view: AuditScreen, group: 'Admin' },
+  { path: '/alert', label: 'Alert', perm: 'alerts:read', view: AlertScreen },
+  { path: '/process', label: 'Process tree', perm: 'events:read', view: ProcessTreeScreen },
+  { path: '/incident', label: 'Incident', perm: 'incidents:read', view: IncidentScreen },
+  { path: '/agent', label: 'Agent', perm: 'agents:read', view: AgentScreen },
+  { path: '/tenant', label: 'Tenant settings', perm: 'tenants:read', view: TenantSettingsScreen },
 ];
+
+/** The navigation: one labelled list per section, only the screens the caller's role may open. */
+function Nav({ me, path }: { me: Me; path: string }) {
+  const allowed = ROUTES.filter((r) => r.group && (!r.perm || can(me, r.perm)) && (!r.show || r.show(me)));
+  return (
+    <nav aria-label="Main" class="sidenav">
+      {GROUPS.map((g) => {
+        const items = allowed.filter((r) => r.group === g);
+        if (!items.length) return null;
+        const id = 'nav-' + g.toLowerCase();
+        return (
+          <div class="navgroup" key={g}>
+            <h2 id={id} class="navhead">{g}</h2>
+            <ul aria-labelledby={id}>
+              {items.map((r) => (
+                <li key={r.path}>
+                  <a href={r.path} onClick={linkClick} aria-current={r.path === path ? 'page' : undefined}>
+                    {r.label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </div>
+        );
+      })}
+    </nav>
+  );
+}
 
 type Theme = 'auto' | 'light' | 'dark';
 const THEME_KEY = 'vigil.theme';
@@ -74,7 +115,6 @@ function ThemeToggle() {
 
 function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
   const loc = useLocation();
-  const allowed = ROUTES.filter((r) => !r.hidden && (!r.perm || can(me, r.perm)));
   const route = ROUTES.find((r) => r.path === loc.path);
   let body: preact.JSX.Element;
   if (!route) body = <NotFound />;
@@ -88,17 +128,6 @@ function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
       <a class="skip" href="#main">Skip to content</a>
       <header class="topbar">
         <a class="brand" href="/" onClick={linkClick}>Vigil</a>
-        <nav aria-label="Main">
-          <ul>
-            {allowed.map((r) => (
-              <li key={r.path}>
-                <a href={r.path} onClick={linkClick} aria-current={r.path === loc.path ? 'page' : undefined}>
-                  {r.label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
         <div class="who">
           <span title={`time zone ${timeZone()}`}>
             {me.username} · {me.role} · {me.tenant}
@@ -107,6 +136,7 @@ function Shell({ me, onLogout }: { me: Me; onLogout: () => void }) {
           <button type="button" class="ghost" onClick={onLogout}>Log out</button>
         </div>
       </header>
+      <Nav me={me} path={loc.path} />
       <main id="main" tabIndex={-1}>{body}</main>
     </div>
   );

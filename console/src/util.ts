@@ -133,3 +133,16 @@ export function addTerm(q: string, t: string): string {
 export function fmtNum(n: number): string {
   return new Intl.NumberFormat().format(n);
 }
+
+/** A byte count as "1.5 MiB" (exact bytes below 1 KiB). */
+export function fmtBytes(n: number): string {
+  if (!Number.isFinite(n)) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i ? `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}` : `${n} B`;
+}

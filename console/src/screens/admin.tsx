@@ -1,6 +1,6 @@
-// admin.tsx - administration screens: users (add, change role, disable), tenants (add), API tokens
-// (create, shown once; revoke) and the audit log (browse, verify the hash chain).
-import { useState } from 'preact/hooks';
+// admin.tsx - administration screens: users (add, change role, disable), API tokens (create, shown
+// once; revoke) and the audit log (browse, verify the hash chain). Tenants are in tenants.tsx.
+import { useEffect, useState } from 'preact/hooks';
 import { api, can, ROLES, type Me } from '../api';
 import { Card, DataTable, ErrorBox, useAction, useApi } from '../components';
 import { fmtNum } from '../util';
@@ -81,42 +81,6 @@ export function UsersScreen({ me }: { me: Me }) {
             </>
           ) : undefined} />
       )}
-    </div>
-  );
-}
-
-export function TenantsScreen({ me }: { me: Me }) {
-  const tenants = useApi<{ tenants: Row[] }>('/tenants');
-  const act = useAction();
-  const [id, setId] = useState('');
-  const [name, setName] = useState('');
-  const [days, setDays] = useState('90');
-  async function add(e: Event) {
-    e.preventDefault();
-    if (await act.run(() => api.post('/tenants', { id, name, retention_days: Number(days) }))) {
-      setId('');
-      setName('');
-      tenants.reload();
-    }
-  }
-  return (
-    <div>
-      <h1>Tenants</h1>
-      {can(me, 'tenants:write') && me.provider && (
-        <Card title="Add a tenant">
-          <form class="inline-form" onSubmit={add}>
-            <label>ID <input name="id" required pattern="[a-z0-9][a-z0-9_-]*" title="lower-case letters, digits, - and _"
-              value={id} onInput={(e) => setId(e.currentTarget.value)} /></label>
-            <label>Name <input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
-            <label>Retention (days) <input name="retention_days" type="number" min={1} max={3650} value={days}
-              onInput={(e) => setDays(e.currentTarget.value)} /></label>
-            <button type="submit" class="primary" disabled={act.busy}>Add tenant</button>
-          </form>
-        </Card>
-      )}
-      <ErrorBox error={act.error ?? tenants.error} />
-      {tenants.data && <DataTable rows={tenants.data.tenants} label="Tenants"
-        columns={['id', 'name', 'is_provider', 'mode', 'retention_days', 'created']} />}
     </div>
   );
 }
@@ -233,5 +197,83 @@ export function AuditScreen(_p: { me: Me }) {
       {audit.data && <DataTable rows={rows} label="Audit log"
         columns={['id', 'ts', 'actor', 'tenant', 'action', 'object_type', 'object_id', 'reason', 'after']} />}
     </div>
+  );
+}
+
+const HISTORY_PAGES = 5; // audit pages of 1000 rows looked through for one incident's history
+
+/** The objects of one incident whose audit rows belong to its history: the incident, its response
+ * requests and its evidence items (object type -> ids). */
+type Objects = Record<string, Set<string>>;
+
+/** True when an audit row concerns the incident: one of its objects, or a row whose before/after
+ * state names it (e.g. an alert attached to it). */
+function aboutIncident(row: Row, id: string, objects: Objects): boolean {
+  if (objects[String(row.object_type)]?.has(String(row.object_id))) return true;
+  for (const k of ['after', 'before']) {
+    const v = row[k];
+    if (typeof v !== 'string' || !v.includes('incident')) continue;
+    try {
+      const o = JSON.parse(v) as Row;
+      if (String(o.incident_id ?? o.incident ?? '') === id) return true;
+    } catch {
+      /* not JSON: not ours */
+    }
+  }
+  return false;
+}
+
+/** The incident's own objects; a list the caller may not read is left out. */
+async function incidentObjects(id: string): Promise<Objects> {
+  const ids = async (path: string, key: string) => {
+    try {
+      const r = await api.get<Record<string, Row[]>>(path);
+      return new Set((r[key] ?? []).map((x) => String(x.id)));
+    } catch {
+      return new Set<string>();
+    }
+  };
+  return {
+    incident: new Set([id]),
+    response_request: await ids(`/incidents/${id}/actions`, 'requests'),
+    evidence: await ids(`/incidents/${id}/evidence`, 'evidence'),
+  };
+}
+
+/** On the incident page: the audit rows of that incident and of its response requests and
+ * evidence, newest first, from GET /api/v1/audit (which has no object filter: pages back to the
+ * incident's creation, at most HISTORY_PAGES). */
+export function IncidentAuditCard({ incidentId, created }: { incidentId: number | string; created: string }) {
+  const [rows, setRows] = useState<Row[] | null>(null);
+  const [partial, setPartial] = useState(false);
+  const act = useAction();
+  const id = String(incidentId);
+  async function load() {
+    const since = Date.parse(created) - 60e3;
+    const objects = await incidentObjects(id);
+    const out: Row[] = [];
+    let before: string | null = null;
+    let complete = false;
+    for (let p = 0; p < HISTORY_PAGES && !complete; p++) {
+      const page: { audit: Row[] } = await api.get<{ audit: Row[] }>('/audit', { limit: 1000, before });
+      out.push(...page.audit.filter((r) => aboutIncident(r, id, objects)));
+      const last = page.audit[page.audit.length - 1];
+      complete = page.audit.length < 1000 || !last || Date.parse(String(last.ts)) < since;
+      before = last ? String(last.id) : null;
+    }
+    setRows(out);
+    setPartial(!complete);
+  }
+  useEffect(() => {
+    act.run(load);
+  }, [id]);
+  return (
+    <Card title="Audit history" actions={<button type="button" disabled={act.busy} onClick={() => act.run(load)}>
+      Reload</button>}>
+      <ErrorBox error={act.error} />
+      {rows && <DataTable rows={rows} label="Audit history" empty="No audit rows for this incident"
+        columns={['id', 'ts', 'actor', 'action', 'object_type', 'object_id', 'reason']} />}
+      {partial && <p class="muted small">Only the newest {HISTORY_PAGES * 1000} audit rows were searched.</p>}
+    </Card>
   );
 }

@@ -10,7 +10,8 @@ import { TenantSelect } from './admin';
 
 type Row = Record<string, unknown>;
 
-const ACTION_TYPES: { type: string; label: string; params: string }[] = [
+/** The agent action types with a parameter template each (also used by incident requests). */
+export const ACTION_TYPES: { type: string; label: string; params: string }[] = [
   { type: 'query', label: 'Live query', params: '{"what": "processes"}' },
   { type: 'kill', label: 'Kill process', params: '{"pid": 0, "tree": false}' },
   { type: 'quarantine', label: 'Quarantine file', params: '{"path": ""}' },
@@ -22,10 +23,24 @@ const ACTION_TYPES: { type: string; label: string; params: string }[] = [
   { type: 'unblock', label: 'Unblock address', params: '{"address": ""}' },
   { type: 'yara', label: 'YARA scan', params: '{"rules": "rule r { strings: $a = \\"x\\" condition: $a }", "path": "/tmp"}' },
   { type: 'inventory', label: 'Refresh inventory', params: '{}' },
+  { type: 'fim_accept', label: 'Accept FIM baseline', params: '{"path": ""}' },
 ];
 
-function StatusPill({ s }: { s: string }) {
-  const cls = s === 'online' || s === 'succeeded' ? 'live' : s === 'offline' || s === 'revoked' || s === 'failed' ? 'down' : '';
+/** The action type picker; picking one also hands over its parameter template. */
+export function ActionTypeSelect({ type, onPick }: { type: string; onPick: (type: string, params: string) => void }) {
+  return (
+    <label>Action
+      <select aria-label="Action" value={type}
+        onChange={(e) => onPick(e.currentTarget.value, ACTION_TYPES.find((x) => x.type === e.currentTarget.value)?.params ?? '{}')}>
+        {ACTION_TYPES.map((t) => <option key={t.type} value={t.type}>{t.label}</option>)}
+      </select>
+    </label>
+  );
+}
+
+export function StatusPill({ s }: { s: string }) {
+  const cls = s === 'online' || s === 'succeeded' || s === 'done' ? 'live'
+    : s === 'offline' || s === 'revoked' || s === 'failed' || s === 'rejected' || s === 'expired' ? 'down' : '';
   return <span class={'pill ' + cls}>{s}</span>;
 }
 
@@ -177,15 +192,7 @@ function ActionForm({ agent, onDone }: { agent: string; onDone: () => void }) {
   return (
     <Card title="Request an action">
       <form class="stack-form" onSubmit={submit}>
-        <label>Action
-          <select value={type} onChange={(e) => {
-            const t = e.currentTarget.value;
-            setType(t);
-            setParams(ACTION_TYPES.find((x) => x.type === t)?.params ?? '{}');
-          }}>
-            {ACTION_TYPES.map((t) => <option key={t.type} value={t.type}>{t.label}</option>)}
-          </select>
-        </label>
+        <ActionTypeSelect type={type} onPick={(t, p) => { setType(t); setParams(p); }} />
         <label>Parameters (JSON) <textarea rows={3} value={params} onInput={(e) => setParams(e.currentTarget.value)} spellcheck={false} /></label>
         <label>Reason <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} placeholder="why (kept in the audit log)" /></label>
         <button class="primary" disabled={act.busy}>Send</button>

@@ -7,7 +7,7 @@
 // each with a pivot into search and, for process events, into the process tree.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
-import { ErrorBox, useApi, Value } from '../components';
+import { ErrorBox, NotFoundBox, useApi, Value } from '../components';
 import { linkClick, navigate, useLocation } from '../router';
 import { cellText, flatten, fmtTime } from '../util';
 import { AlertIncidentActions } from './incidents';
@@ -277,7 +277,7 @@ export function AlertScreen({ me }: { me: Me }) {
   return (
     <div>
       <p><a href="/alerts" onClick={linkClick}>← Alerts</a></p>
-      <ErrorBox error={r.error ?? err} />
+      {r.status === 404 ? <NotFoundBox what={`Alert ${id}`} /> : <ErrorBox error={r.error ?? err} />}
       {a && (
         <>
           <h1>{a.title}</h1>

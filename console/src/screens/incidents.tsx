@@ -1,15 +1,19 @@
 // incidents.tsx - the incident list and the incident page: the analyst's ticket. The page shows
 // the lifecycle with the next steps as buttons (resolving and closing ask for a resolution), the
 // owner, severity and priority, the alerts, comments, tasks, observables with their sightings in
-// other incidents, and the timeline of everything that happened. Writes go to the incidents API
-// (docs/api.md, "Incidents"); every one is audited by the server.
+// other incidents, response actions and their approvals (response.tsx), evidence with its custody
+// log (evidence.tsx), the timeline of everything that happened and the incident's audit rows.
+// Writes go to the incidents API (docs/api.md, "Incidents"); every one is audited by the server.
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
-import { Card, ErrorBox, useAction, useApi, Value } from '../components';
+import { Card, ErrorBox, NotFoundBox, useAction, useApi, Value } from '../components';
 import { linkClick, navigate, useLocation } from '../router';
 import { cellText, fmtTime } from '../util';
 import { SevBadge } from './alerts';
+import { IncidentAuditCard } from './admin';
+import { EvidenceCard } from './evidence';
+import { IncidentActions } from './response';
 
 type Row = Record<string, unknown>;
 
@@ -146,7 +150,7 @@ export function IncidentScreen({ me }: { me: Me }) {
   return (
     <div>
       <p><a href="/incidents" onClick={linkClick}>← Incidents</a></p>
-      <ErrorBox error={r.error ?? act.error} />
+      {r.status === 404 ? <NotFoundBox what={`Incident ${id}`} /> : <ErrorBox error={r.error ?? act.error} />}
       {inc && (
         <>
           <h1>{inc.title}</h1>
@@ -280,6 +284,10 @@ export function IncidentScreen({ me }: { me: Me }) {
               )}
             </Card>
           </div>
+          <div class="grid2">
+            <IncidentActions me={me} incidentId={inc.id} tenant={inc.tenant} onChange={r.reload} />
+            <EvidenceCard me={me} incidentId={inc.id} onChange={r.reload} />
+          </div>
           <Card title="Timeline">
             <ol class="timeline" aria-label="Timeline">
               {(inc.timeline ?? []).map((t) => (
@@ -287,6 +295,7 @@ export function IncidentScreen({ me }: { me: Me }) {
               ))}
             </ol>
           </Card>
+          {can(me, 'audit:read') && <IncidentAuditCard incidentId={inc.id} created={inc.created} />}
         </>
       )}
     </div>

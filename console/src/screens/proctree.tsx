@@ -23,6 +23,7 @@ interface Proc {
   exitCode: string;
   host: string;
   flags: string[];
+  inferred?: boolean; // known only from a child's process.parent.* fields (no events of its own)
 }
 
 function quote(v: string): string {
@@ -70,10 +71,24 @@ function toProc(entity: string, evs: Flat[]): Proc {
   return p;
 }
 
+/** Fills an unobserved process's facts from the process.parent.* fields of a child's event. */
+function fromChild(p: Proc, evs: Flat[]): void {
+  const e = evs.find((x) => cellText(x['process.parent.entity_id']) === p.entity && x['process.parent.name']);
+  if (!e) return;
+  p.name = cellText(e['process.parent.name']);
+  p.pid = cellText(e['process.parent.pid']);
+  p.executable = cellText(e['process.parent.executable']);
+  p.commandLine = cellText(e['process.parent.command_line']);
+  p.user = cellText(e['process.parent.user.name']);
+  p.start = cellText(e['process.parent.start']);
+  p.inferred = true;
+}
+
 function ProcLabel({ p, current }: { p: Proc; current?: boolean }) {
   return (
     <span class={current ? 'proc current' : 'proc'}>
-      <strong>{p.name || p.executable || '(unknown)'}</strong> <span class="muted">pid {p.pid || '?'}</span>
+      <strong>{p.name || p.executable || '(not observed)'}</strong>{' '}
+      {p.pid ? <span class="muted">pid {p.pid}</span> : !p.name && <span class="muted">started before the agent watched</span>}
       {p.user && <span class="muted"> · {p.user}</span>}
       {p.flags.map((f) => <span key={f} class="pill bad"> {f}</span>)}
       {p.commandLine && <code class="cmd">{p.commandLine}</code>}
@@ -181,9 +196,9 @@ export function ProcessTreeScreen(_p: { me: Me }) {
           const evs = await search(`(${q}) and event.category:process`, at);
           // ancestry lists the parent first; show the root first
           anc = chain.slice(0, 64).map((c) => toProc(c, evs)).reverse();
-          // an ancestor not observed (started before the agent) still shows with what the child knows
-          const parentName = cellText(own[0]['process.parent.name']);
-          if (anc.length && !anc[anc.length - 1].name && parentName) anc[anc.length - 1].name = parentName;
+          // an ancestor not observed (started before the agent) still shows with what its child's
+          // events say about their parent
+          for (const a of anc) if (!a.name) fromChild(a, [...own, ...evs]);
         }
         setSelf(me);
         setAncestors(anc);
@@ -207,7 +222,7 @@ export function ProcessTreeScreen(_p: { me: Me }) {
             {ancestors.map((a, i) => (
               <li key={a.entity + i} style={{ paddingLeft: `${i * 1.2}rem` }}>
                 <ProcLabel p={a} />{' '}
-                {a.name && <a href={`/process?entity=${encodeURIComponent(a.entity)}&at=${encodeURIComponent(a.start || at)}`} onClick={linkClick} class="muted">focus</a>}
+                {a.name && !a.inferred && <a href={`/process?entity=${encodeURIComponent(a.entity)}&at=${encodeURIComponent(a.start || at)}`} onClick={linkClick} class="muted">focus</a>}
               </li>
             ))}
           </ol>
