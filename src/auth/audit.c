@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "../common/buf.h"
 #include "../common/vtime.h"
 
@@ -398,4 +400,25 @@ void vig_audit_rows_free(struct vig_audit_row *rows, size_t n)
 		free(rows[i].reason);
 	}
 	free(rows);
+}
+
+enum vig_err vig_audit_append_json_locked(sqlite3 *c, const struct vig_principal *actor,
+					  const char *tenant, const char *action,
+					  const char *object_type, int64_t object_id,
+					  const struct json_t *before, const struct json_t *after,
+					  const char *reason, int64_t ts, char *errbuf)
+{
+	char idbuf[24], *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	enum vig_err err;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)object_id);
+	if ((before && !b) || (after && !a))
+		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	else
+		err = vig_audit_append_locked(c, actor, tenant, action, object_type, idbuf, b, a, reason,
+					      ts, NULL, errbuf);
+	free(b);
+	free(a);
+	return err;
 }

@@ -69,6 +69,15 @@ enum vig_err vig_audit_append_locked(sqlite3 *c, const struct vig_principal *act
 				     const char *before_json, const char *after_json,
 				     const char *reason, int64_t ts, int64_t *id_out, char *errbuf);
 
+/* vig_audit_append_locked() for an object with an integer id and before/after as JSON values
+ * (NULL = none), written compact with sorted keys so that equal objects give equal text. */
+struct json_t;
+enum vig_err vig_audit_append_json_locked(sqlite3 *c, const struct vig_principal *actor,
+					  const char *tenant, const char *action,
+					  const char *object_type, int64_t object_id,
+					  const struct json_t *before, const struct json_t *after,
+					  const char *reason, int64_t ts, char *errbuf);
+
 /* Recomputes the whole chain. *rows gets the number of rows checked; *first_bad_id the id of
  * the first row whose hash, prev_hash or id sequence is wrong (0 if none); head_hash
  * (VIG_AUDIT_HASH_STRLEN bytes, may be NULL) the last row's hash (or 64 zeros when empty).

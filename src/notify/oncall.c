@@ -238,15 +238,7 @@ static enum vig_err rota_read(sqlite3 *h, const struct vig_principal *who, int64
 static enum vig_err audit(sqlite3 *h, const struct vig_principal *who, const char *tenant, const char *action,
 			  const char *type, int64_t id, json_t *before, json_t *after, int64_t now, char *errbuf)
 {
-	char idbuf[24], *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	enum vig_err err;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	err = vig_audit_append_locked(h, who, tenant, action, type, idbuf, b, a, NULL, now, NULL, errbuf);
-	free(b);
-	free(a);
-	return err;
+	return vig_audit_append_json_locked(h, who, tenant, action, type, id, before, after, NULL, now, errbuf);
 }
 
 /* Runs fn inside one transaction on the locked connection; rolls back on error. */
@@ -375,8 +367,12 @@ static enum vig_err visible_ids(sqlite3 *h, const struct vig_principal *who, con
 	return VIG_OK;
 }
 
-enum vig_err vig_oncall_rota_list(struct vig_db *db, const struct vig_principal *who, int64_t now,
-				  json_t **out, char *errbuf)
+typedef enum vig_err (*read_fn)(sqlite3 *h, const struct vig_principal *who, int64_t id, int64_t now,
+				json_t **out, char *errbuf);
+
+/* {"<key>": [the visible rows of table, newest first, as read reads them], "count": N}. */
+static enum vig_err list_visible(struct vig_db *db, const struct vig_principal *who, const char *table,
+				 const char *key, read_fn read, int64_t now, json_t **out, char *errbuf)
 {
 	int64_t *ids = calloc(VIG_ONCALL_LIST_MAX, sizeof(*ids));
 	json_t *arr = json_array(), *o;
@@ -390,20 +386,34 @@ enum vig_err vig_oncall_rota_list(struct vig_db *db, const struct vig_principal 
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	}
 	h = vig_db_lock(db);
-	err = visible_ids(h, who, "oncall_rotas", ids, VIG_ONCALL_LIST_MAX, &n, errbuf);
+	err = visible_ids(h, who, table, ids, VIG_ONCALL_LIST_MAX, &n, errbuf);
 	for (size_t i = 0; err == VIG_OK && i < n; i++)
-		if ((err = rota_read(h, who, ids[i], now, &o, errbuf)) == VIG_OK) {
-			rota_present(o, now);
+		if ((err = read(h, who, ids[i], now, &o, errbuf)) == VIG_OK)
 			json_array_append_new(arr, o);
-		}
 	vig_db_unlock(db);
 	free(ids);
 	if (err != VIG_OK) {
 		json_decref(arr);
 		return err;
 	}
-	*out = json_pack("{s:o,s:I}", "rotas", arr, "count", (json_int_t)n);
+	*out = json_pack("{s:o,s:I}", key, arr, "count", (json_int_t)n);
 	return VIG_OK;
+}
+
+static enum vig_err rota_read_presented(sqlite3 *h, const struct vig_principal *who, int64_t id, int64_t now,
+					json_t **out, char *errbuf)
+{
+	enum vig_err err = rota_read(h, who, id, now, out, errbuf);
+
+	if (err == VIG_OK)
+		rota_present(*out, now);
+	return err;
+}
+
+enum vig_err vig_oncall_rota_list(struct vig_db *db, const struct vig_principal *who, int64_t now,
+				  json_t **out, char *errbuf)
+{
+	return list_visible(db, who, "oncall_rotas", "rotas", rota_read_presented, now, out, errbuf);
 }
 
 /* May who change an object of tenant (a provider's object: provider principals only)? */
@@ -706,33 +716,17 @@ enum vig_err vig_escalation_policy_delete(struct vig_db *db, const struct vig_pr
 	return in_tx(db, policy_update_tx, &op, errbuf);
 }
 
+static enum vig_err policy_read_at(sqlite3 *h, const struct vig_principal *who, int64_t id, int64_t now,
+				   json_t **out, char *errbuf)
+{
+	(void)now;
+	return policy_read(h, who, id, out, errbuf);
+}
+
 enum vig_err vig_escalation_policy_list(struct vig_db *db, const struct vig_principal *who, json_t **out,
 					char *errbuf)
 {
-	int64_t *ids = calloc(VIG_ONCALL_LIST_MAX, sizeof(*ids));
-	json_t *arr = json_array(), *o;
-	size_t n = 0;
-	sqlite3 *h;
-	enum vig_err err;
-
-	if (!ids || !arr) {
-		free(ids);
-		json_decref(arr);
-		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	}
-	h = vig_db_lock(db);
-	err = visible_ids(h, who, "escalation_policies", ids, VIG_ONCALL_LIST_MAX, &n, errbuf);
-	for (size_t i = 0; err == VIG_OK && i < n; i++)
-		if ((err = policy_read(h, who, ids[i], &o, errbuf)) == VIG_OK)
-			json_array_append_new(arr, o);
-	vig_db_unlock(db);
-	free(ids);
-	if (err != VIG_OK) {
-		json_decref(arr);
-		return err;
-	}
-	*out = json_pack("{s:o,s:I}", "policies", arr, "count", (json_int_t)n);
-	return VIG_OK;
+	return list_visible(db, who, "escalation_policies", "policies", policy_read_at, 0, out, errbuf);
 }
 
 enum vig_err vig_escalation_incident(struct vig_db *db, const struct vig_principal *who, int64_t incident_id,

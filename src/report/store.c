@@ -315,19 +315,11 @@ static enum vig_err def_apply(struct def *d, json_t *in, bool create, char *errb
 	return VIG_OK;
 }
 
-/* Appends the audit row of a change to a definition or run (object ids as text). */
+/* Appends the audit row of a change to a definition or run. */
 static enum vig_err audit(sqlite3 *h, const struct vig_principal *who, const char *tenant, const char *action,
 			  const char *type, int64_t id, json_t *before, json_t *after, int64_t now, char *errbuf)
 {
-	char idbuf[32], *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	enum vig_err err;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	err = vig_audit_append_locked(h, who, tenant, action, type, idbuf, b, a, NULL, now, NULL, errbuf);
-	free(b);
-	free(a);
-	return err;
+	return vig_audit_append_json_locked(h, who, tenant, action, type, id, before, after, NULL, now, errbuf);
 }
 
 /* ---- definitions ---- */

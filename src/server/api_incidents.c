@@ -515,20 +515,13 @@ static void on_sla_tick(evutil_socket_t fd, short what, void *arg)
 
 enum vig_err vig_incidents_start(struct vig_server *srv, char *errbuf)
 {
-	struct timeval tv = {(time_t)srv->cfg.sla_check_interval_s, 0};
-
-	srv->sla_timer = event_new(srv->base, -1, EV_PERSIST, on_sla_tick, srv);
-	if (!srv->sla_timer || event_add(srv->sla_timer, &tv) != 0)
-		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the sla check");
-	return VIG_OK;
+	return vig_timer_start(srv, &srv->sla_timer, srv->cfg.sla_check_interval_s, on_sla_tick, srv,
+			       "sla check", errbuf);
 }
 
 void vig_incidents_stop(struct vig_server *srv)
 {
-	if (srv->sla_timer) {
-		event_free(srv->sla_timer);
-		srv->sla_timer = NULL;
-	}
+	vig_timer_stop(&srv->sla_timer);
 }
 
 /* ---- XDR blocking ---- */

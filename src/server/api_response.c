@@ -88,20 +88,13 @@ static void on_check_tick(evutil_socket_t fd, short what, void *arg)
 
 enum vig_err vig_response_start(struct vig_server *srv, char *errbuf)
 {
-	struct timeval tv = {(time_t)srv->cfg.response_check_interval_s, 0};
-
-	srv->response_timer = event_new(srv->base, -1, EV_PERSIST, on_check_tick, srv);
-	if (!srv->response_timer || event_add(srv->response_timer, &tv) != 0)
-		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the approval check");
-	return VIG_OK;
+	return vig_timer_start(srv, &srv->response_timer, srv->cfg.response_check_interval_s, on_check_tick,
+			       srv, "approval check", errbuf);
 }
 
 void vig_response_stop(struct vig_server *srv)
 {
-	if (srv->response_timer) {
-		event_free(srv->response_timer);
-		srv->response_timer = NULL;
-	}
+	vig_timer_stop(&srv->response_timer);
 }
 
 void vig_response_metrics(struct vig_server *srv, struct vig_buf *b)

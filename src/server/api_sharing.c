@@ -1094,23 +1094,18 @@ void vig_api_agent_patch(struct vig_req *r)
 
 enum vig_err vig_sharing_start(struct vig_server *srv, char *errbuf)
 {
-	struct timeval tv = {(time_t)srv->cfg.sharing_reconcile_interval_s, 0};
-
 	srv->sharing = calloc(1, sizeof(*srv->sharing));
 	if (!srv->sharing)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	srv->sharing->timer = event_new(srv->base, -1, EV_PERSIST, on_reconcile_timer, srv);
-	if (!srv->sharing->timer || evtimer_add(srv->sharing->timer, &tv) != 0)
-		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the blocklist reconciliation timer");
-	return VIG_OK;
+	return vig_timer_start(srv, &srv->sharing->timer, srv->cfg.sharing_reconcile_interval_s,
+			       on_reconcile_timer, srv, "blocklist reconciliation timer", errbuf);
 }
 
 void vig_sharing_stop(struct vig_server *srv)
 {
 	if (!srv->sharing)
 		return;
-	if (srv->sharing->timer)
-		event_free(srv->sharing->timer);
+	vig_timer_stop(&srv->sharing->timer);
 	free(srv->sharing);
 	srv->sharing = NULL;
 }

@@ -101,20 +101,6 @@ static bool param_id(struct vig_req *r, int64_t *id, const char *what)
 	return true;
 }
 
-static void audit(struct vig_req *r, const char *tenant, const char *action, const char *type,
-		  const char *id, json_t *before, json_t *after)
-{
-	char errbuf[VIG_ERRBUF_SIZE] = "";
-	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-
-	if (vig_audit_append(r->srv->db, &r->who, tenant, action, type, id, b, a, NULL, NULL,
-			     errbuf) != VIG_OK)
-		vig_error("audit", "append failed", "action=%s err=\"%s\"", action, errbuf);
-	free(b);
-	free(a);
-}
-
 static bool source_name_ok(const char *s)
 {
 	if (!s[0])
@@ -201,7 +187,7 @@ void vig_api_source_patch(struct vig_req *r)
 		vig_reply_err(r, err, errbuf);
 		return;
 	}
-	audit(r, json_string_value(json_object_get(after, "tenant")), "source.update", "source",
+	vig_req_audit(r, json_string_value(json_object_get(after, "tenant")), "source.update", "source",
 	      r->param, before, after);
 	json_decref(before);
 	vig_reply_jansson(r, 200, after);
@@ -237,7 +223,7 @@ void vig_api_reduction_policies_post(struct vig_req *r)
 		return;
 	}
 	snprintf(idstr, sizeof(idstr), "%lld", (long long)json_integer_value(json_object_get(out, "id")));
-	audit(r, json_string_value(json_object_get(out, "tenant")), "reduction_policy.create",
+	vig_req_audit(r, json_string_value(json_object_get(out, "tenant")), "reduction_policy.create",
 	      "reduction_policy", idstr, NULL, out);
 	vig_reply_jansson(r, 201, out);
 }
@@ -256,7 +242,7 @@ void vig_api_reduction_policy_delete(struct vig_req *r)
 		vig_reply_err(r, err, errbuf);
 		return;
 	}
-	audit(r, json_string_value(json_object_get(before, "tenant")), "reduction_policy.delete",
+	vig_req_audit(r, json_string_value(json_object_get(before, "tenant")), "reduction_policy.delete",
 	      "reduction_policy", r->param, before, NULL);
 	json_decref(before);
 	vig_reply_jansson(r, 200, json_pack("{s:b}", "ok", 1));

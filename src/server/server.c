@@ -933,6 +933,26 @@ out_free:
 	return NULL;
 }
 
+enum vig_err vig_timer_start(struct vig_server *srv, struct event **ev, int64_t seconds,
+			     void (*cb)(evutil_socket_t, short, void *), void *arg, const char *what,
+			     char *errbuf)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+
+	*ev = event_new(srv->base, -1, EV_PERSIST, cb, arg);
+	if (!*ev || event_add(*ev, &tv) != 0)
+		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the %s", what);
+	return VIG_OK;
+}
+
+void vig_timer_stop(struct event **ev)
+{
+	if (*ev) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+}
+
 int vig_server_port(const struct vig_server *srv)
 {
 	return srv->port;

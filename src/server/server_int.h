@@ -539,6 +539,13 @@ void vig_api_report_runs_list(struct vig_req *r);
 void vig_api_report_run_get(struct vig_req *r);
 void vig_api_report_run_download(struct vig_req *r);
 
+/* Starts a persistent timer on the loop calling cb(-1, EV_TIMEOUT, arg) every seconds into *ev;
+ * VIG_EINTERNAL (naming what) when it cannot. vig_timer_stop frees *ev and clears it. */
+enum vig_err vig_timer_start(struct vig_server *srv, struct event **ev, int64_t seconds,
+			     void (*cb)(evutil_socket_t, short, void *), void *arg, const char *what,
+			     char *errbuf);
+void vig_timer_stop(struct event **ev);
+
 /* ---- slow handlers off the loop (offload.c) ---- */
 struct vig_offload;
 struct vig_offload_job;
