@@ -3,7 +3,7 @@
 # synthetic workloads (fork+exec storm, file storm, loopback TCP connect storm). See README.md.
 #
 # usage: run.sh [--exec-n N] [--file-n N] [--conn-n N] [--reps R] [--idle SECONDS]
-#               [--agent PATH] [--no-auditd] [--no-install]
+#               [--agent PATH] [--no-auditd] [--no-install] [--only exec,files,conn]
 # Must run as root. Installs the Debian package auditd if missing (unless --no-install), never
 # leaves auditd running or its rules loaded when it was not so before, and restores the kernel
 # audit enabled flag and backlog limit. Safe to run twice; everything lives in a mktemp directory.
@@ -19,8 +19,9 @@ IDLE_S=10
 AGENT="$ROOT/build/release/src/agent/vigil-agent"
 USE_AUDITD=1
 INSTALL=1
+ONLY="exec files conn"
 
-usage() { sed -n '4,5p' "$0" | sed 's/^# //'; exit 2; }
+usage() { sed -n '5,6p' "$0" | sed 's/^# //'; exit 2; }
 num() { [[ "$2" =~ ^[0-9]+$ ]] && (( $2 >= 1 && $2 <= 10000000 )) || { echo "run.sh: $1 takes 1..10000000" >&2; exit 2; }; }
 while (( $# )); do
 	case "$1" in
@@ -32,6 +33,8 @@ while (( $# )); do
 	--agent) AGENT=${2:-}; shift 2 ;;
 	--no-auditd) USE_AUDITD=0; shift ;;
 	--no-install) INSTALL=0; shift ;;
+	--only) ONLY=${2//,/ }; shift 2
+		for w in $ONLY; do [[ "$w" =~ ^(exec|files|conn)$ ]] || { echo "run.sh: --only takes exec, files, conn" >&2; exit 2; }; done ;;
 	*) usage ;;
 	esac
 done
@@ -102,9 +105,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 ticks_to_s() { awk -v t="$1" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", t / h }'; }
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
-# Runs one workload; sets WALL (seconds) and PORT (conn only). Returns non-zero on failure.
-WALL=""; PORT=""
+# Runs one workload; sets WALL and CPU (seconds; CPU = the workload's own user + system time)
+# and PORT (conn only). Returns non-zero on failure.
+WALL=""; CPU=""; PORT=""
 run_workload() {
 	local mode=$1 out="$TMP/wl.out"
 	find "$WDIR" -mindepth 1 -delete 2>/dev/null || true  # keep the directory: the auditd watch is on it
@@ -114,14 +119,22 @@ run_workload() {
 	conn) "$TMP/workload" conn "$CONN_N" >"$out" ;;
 	esac || { log "workload $mode failed"; return 1; }
 	WALL=$(sed -n 's/^wall=//p' "$out")
+	CPU=$(sed -n 's/^cpu=//p' "$out")
 	PORT=$(sed -n 's/^port=//p' "$out")
 	[[ -n "$WALL" ]]
 }
 
+# The per-process file rate limit is off for the benchmark, which measures whether every event
+# of a storm is delivered (agents from before the option do not know it).
+AGENT_OPTS=()
+"$AGENT" --help 2>/dev/null | grep -q -- --file-rate && AGENT_OPTS+=(--file-rate 0)
+# the first file-integrity baseline (about 20 s of hashing) is a one-time cost, not the overhead
+"$AGENT" --help 2>/dev/null | grep -q -- --no-fim && AGENT_OPTS+=(--no-fim)
+
 # Starts the agent writing to $1; waits (bounded) for its start health event.
 agent_start() {
 	local out=$1 i
-	"$AGENT" --stdout --watch "$WDIR" --health-interval 86400 --log-level warn >"$out" 2>"$out.err" &
+	"$AGENT" --stdout --watch "$WDIR" --health-interval 86400 --log-level warn "${AGENT_OPTS[@]}" >"$out" 2>"$out.err" &
 	APID=$!
 	for (( i = 0; i < 300; i++ )); do
 		grep -q '"vigil.agent.health"' "$out" 2>/dev/null && return 0
@@ -206,7 +219,7 @@ fi
 
 echo "# vigil agent overhead benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# host=$(uname -n) kernel=$(uname -r) cpus=$(nproc) loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
-echo "# agent=$AGENT auditd=${AUDITD_VERSION:-none} exec_n=$EXEC_N file_n=$FILE_N conn_n=$CONN_N reps=$REPS"
+echo "# agent=$AGENT ${AGENT_OPTS[*]} auditd=${AUDITD_VERSION:-none} exec_n=$EXEC_N file_n=$FILE_N conn_n=$CONN_N reps=$REPS workloads=\"$ONLY\""
 
 declare -A SUMMARY
 SUMMARY_KEYS=()
@@ -226,14 +239,15 @@ put agent_idle_cpu_s "$(median "${idle[@]}")"
 put agent_idle_window_s "$IDLE_S"
 
 # --- workloads -----------------------------------------------------------------------------------
-for wl in exec files conn; do
+for wl in $ONLY; do
 	case $wl in exec) name=exec_storm; gen=$EXEC_N ;; files) name=file_storm; gen=$(( 2 * FILE_N )) ;; conn) name=connect_storm; gen=$CONN_N ;; esac
-	base=(); aud=(); agt=(); dlv=(); drp=(); cpu=(); rss=(); alost=(); arec=(); details=""
+	base=(); aud=(); agt=(); dlv=(); drp=(); cpu=(); rss=(); srss=(); alost=(); arec=(); details=""
+	bcpu=(); tcpu=()   # workload CPU without the agent; workload + agent CPU with it
 	for (( r = 1; r <= REPS; r++ )); do
 		# baseline
 		run_workload "$wl" || exit 1
-		base+=("$WALL")
-		echo "$name rep=$r baseline wall_s=$WALL"
+		base+=("$WALL"); bcpu+=("$CPU")
+		echo "$name rep=$r baseline wall_s=$WALL cpu_s=$CPU"
 		# auditd
 		if (( USE_AUDITD )); then
 			if auditd_start "$wl"; then
@@ -257,7 +271,7 @@ for wl in exec files conn; do
 		c0=$(cpu_ticks "$APID")
 		run_workload "$wl" || exit 1
 		agent_drain "$out"
-		c1=$(cpu_ticks "$APID"); hwm=$(vm_hwm_kb "$APID")
+		c1=$(cpu_ticks "$APID"); hwm=$(vm_hwm_kb "$APID"); srss+=("$(vm_rss_kb "$APID")")
 		agent_stop
 		case $wl in
 		exec) cnt=$(python3 "$HERE/count.py" "$out" exec) ;;
@@ -267,7 +281,8 @@ for wl in exec files conn; do
 		d=$(sed -n 's/^delivered=//p' <<<"$cnt"); dr=$(sed -n 's/^drops=//p' <<<"$cnt")
 		details=$(sed -n 's/^detail=//p' <<<"$cnt")
 		agt+=("$WALL"); dlv+=("$d"); drp+=("$dr"); cpu+=("$(ticks_to_s $(( c1 - c0 )))"); rss+=("$hwm")
-		echo "$name rep=$r agent wall_s=$WALL delivered=$d generated=$gen drops=$dr agent_cpu_s=${cpu[-1]} peak_rss_kb=$hwm detail=$details $(grep -E '^bad_' <<<"$cnt" | tr '\n' ' ')"
+		tcpu+=("$(awk -v a="$CPU" -v b="${cpu[-1]}" 'BEGIN { printf "%.3f", a + b }')")
+		echo "$name rep=$r agent wall_s=$WALL cpu_s=$CPU delivered=$d generated=$gen drops=$dr agent_cpu_s=${cpu[-1]} peak_rss_kb=$hwm detail=$details $(grep -E '^bad_' <<<"$cnt" | tr '\n' ' ')"
 		rm -f "$out"
 	done
 	mb=$(median "${base[@]}"); ma=$(median "${agt[@]}")
@@ -280,11 +295,17 @@ for wl in exec files conn; do
 		put "${name}_audit_lost" "$(median "${alost[@]}")"; put "${name}_audit_keyed_records" "$(median "${arec[@]}")"
 	fi
 	put "${name}_agent_s" "$ma"; put "${name}_agent_ratio" "$(ratio "$ma" "$mb")"
+	# CPU ratio: (workload CPU + agent CPU) with the agent over workload CPU without; it does not
+	# move with the load other processes put on the host, which wall time does
+	put "${name}_baseline_cpu_s" "$(median "${bcpu[@]}")"; put "${name}_agent_total_cpu_s" "$(median "${tcpu[@]}")"
+	put "${name}_agent_cpu_ratio" "$(ratio "$(median "${tcpu[@]}")" "$(median "${bcpu[@]}")")"
+	echo "$name cpu: baseline_cpu_s=$(median "${bcpu[@]}") workload+agent_cpu_s=$(median "${tcpu[@]}") cpu_ratio=${SUMMARY[${name}_agent_cpu_ratio]}"
 	put "${name}_agent_delivered" "$(median "${dlv[@]}")"; put "${name}_generated" "$gen"
 	put "${name}_agent_drops" "$(median "${drp[@]}")"; put "${name}_agent_cpu_s" "$(median "${cpu[@]}")"
 	put "${name}_agent_peak_rss_kb" "$(median "${rss[@]}")"
+	put "${name}_agent_rss_kb" "$(median "${srss[@]}")" # after the drain (VmRSS); peak is VmHWM
 	echo "$line"
-	echo "$name delivered=$(median "${dlv[@]}")/$gen drops=$(median "${drp[@]}") agent_cpu_s=$(median "${cpu[@]}") peak_rss_kb=$(median "${rss[@]}")"
+	echo "$name delivered=$(median "${dlv[@]}")/$gen drops=$(median "${drp[@]}") agent_cpu_s=$(median "${cpu[@]}") peak_rss_kb=$(median "${rss[@]}") rss_kb=$(median "${srss[@]}")"
 done
 
 echo "# summary (medians of $REPS runs)"

@@ -1,8 +1,11 @@
 /*
  * workload.c - the three synthetic workloads of the agent overhead benchmark (bench/agent/run.sh).
  * Each mode does N bounded iterations of one kind of activity that the agent's sensors see, and
- * prints its own wall time (CLOCK_MONOTONIC, seconds) as `wall=S` plus a mode-specific line, so the
- * script measures the workload alone rather than process start-up:
+ * prints its own wall time (CLOCK_MONOTONIC, seconds) as `wall=S`, the CPU time it and its
+ * children used in the same span (user + system, getrusage) as `cpu=S`, plus a mode-specific
+ * line, so the script measures the workload alone rather than process start-up. On a host that
+ * others load, wall time swings with their load; CPU time is what the workload itself paid
+ * (BPF programs run in the context of the traced process and are charged to it):
  *
  *   workload exec N          N x (fork + execve("/bin/true") + waitpid)
  *   workload files DIR N     N x (open(O_CREAT|O_WRONLY) + write 512 B + close + unlink) in DIR
@@ -18,6 +21,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +37,18 @@ static double wl_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* User + system seconds of this process and its waited-for children. */
+static double wl_cpu(void)
+{
+	struct rusage self, kids;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) +
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+			kids.ru_stime.tv_usec) / 1e6;
 }
 
 static int wl_exec(long n)
@@ -133,7 +149,7 @@ int main(int argc, char **argv)
 	int lfd = -1;
 	int one = 1;
 	int rc;
-	double t0;
+	double t0, c0;
 
 	if (argc != want) {
 		fprintf(stderr, "usage: workload exec N | files DIR N | conn N\n");
@@ -159,6 +175,7 @@ int main(int argc, char **argv)
 		printf("port=%u\n", (unsigned)ntohs(addr.sin_port));
 		fflush(stdout);
 	}
+	c0 = wl_cpu();
 	t0 = wl_now();
 	if (strcmp(mode, "exec") == 0)
 		rc = wl_exec(n);
@@ -173,6 +190,6 @@ int main(int argc, char **argv)
 	if (lfd >= 0)
 		close(lfd);
 	if (rc == 0)
-		printf("wall=%.6f\n", wl_now() - t0);
+		printf("wall=%.6f\ncpu=%.6f\n", wl_now() - t0, wl_cpu() - c0);
 	return rc;
 }

@@ -223,7 +223,7 @@ export class Agent {
 
   args(token) {
     return ['--server', this.stack.api, '--cacert', path.join(this.stack.dataDir, 'tls/server.crt'),
-      '--state-dir', path.join(this.dir, 'state'), '--enroll', token, '--log-level', 'info'];
+      '--state-dir', path.join(this.dir, 'state'), '--enroll', token, '--log-level', 'info', '--no-fim'];
   }
 
   /** Enrols and exits; resolves the agent's id. */

@@ -41,6 +41,7 @@ vig_act_fn vig_act_unblock;
 vig_act_fn vig_act_collect;
 vig_act_fn vig_act_query;
 vig_act_fn vig_act_yara;
+vig_act_fn vig_act_fim_accept; /* fim.c */
 
 /* Re-applies STATE/isolation.json (act_netfilter.c); VIG_OK when absent. */
 enum vig_err vig_act_isolation_restore(const struct vig_action_env *env, char *errbuf);

@@ -36,6 +36,7 @@ static const struct vig_act_type vig_act_types[] = {
 	{"query", vig_act_query},
 	{"yara", vig_act_yara},
 	{"inventory", vig_act_inventory},
+	{"fim_accept", vig_act_fim_accept},
 };
 
 static enum vig_err vig_act_inventory(const struct vig_action_env *env, const char *action_id,

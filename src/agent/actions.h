@@ -18,6 +18,7 @@
  *                                 file, modules (bounded rows with a truncated flag)
  *   yara        act_yara.c        scan a file, a directory or a process image with libyara
  *   inventory   inventory.c       the inventory document
+ *   fim_accept  fim.c             accept the current state of a path (or all) as FIM baseline
  *
  * Every action run is logged (logfmt) with its id, type and outcome.
  */
@@ -40,6 +41,8 @@ typedef enum vig_err vig_action_upload_fn(void *arg, const char *action_id, uint
 					  const void *data, size_t n, bool final, const char *sha256_hex,
 					  char *errbuf);
 
+struct vig_fim;
+
 /* What the actions need from the agent. */
 struct vig_action_env {
 	const char *state_dir;        /* the agent's state directory (quarantine/, isolation.json) */
@@ -47,6 +50,7 @@ struct vig_action_env {
 	int server_port;              /* vigild's port */
 	vig_action_upload_fn *upload; /* collect's sender; NULL: collect fails */
 	void *upload_arg;             /* passed to upload */
+	struct vig_fim *fim;          /* file-integrity monitor (fim.h) for fim_accept; NULL: none */
 };
 
 /* Runs the action id of type with params (a JSON object, or NULL for {}). On VIG_OK *result is

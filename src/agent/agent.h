@@ -34,7 +34,12 @@
 #define VIG_AGENT_MAX_ANCESTRY 64                /* entity ids in process.ancestry */
 #define VIG_AGENT_MAX_PROCS 65536                /* entries of the process table */
 #define VIG_AGENT_MAX_ARGS 1024                  /* argv items kept */
+#define VIG_AGENT_MAX_GONE 4096                  /* exited processes kept until the next drain */
 #define VIG_AGENT_HASH_MAX_BYTES (512ull << 20)  /* executables larger are not hashed */
+#define VIG_AGENT_FILE_RATE 2000                 /* default per-process file records per second */
+#define VIG_AGENT_FILE_BURST 10000               /* default per-process burst of file records */
+#define VIG_AGENT_UDP_WINDOW_S 60                /* default UDP de-duplication window */
+#define VIG_AGENT_BATCH_MS 50                    /* default longest wait of a batched record */
 
 /* ---- process table (proctable.c) ---- */
 
@@ -129,6 +134,11 @@ uint32_t vig_agent_exec_flags(const char *filename, const char *dname, uint32_t 
  * unreadable, VIG_ECONFLICT on an inode mismatch. */
 enum vig_err vig_proctable_hash_file(struct vig_proctable *t, const char *path, uint64_t want_ino,
 				     char out[65]);
+/* The cached SHA-256 of the file (kdev, ino, mtime_ns, size) into out without touching the file
+ * (kdev in the kernel's s_dev encoding, major << 20 | minor, as exec records carry it): true on
+ * a hit (counted), false when it is not cached (nothing counted: the caller hashes the file). */
+bool vig_proctable_hash_cached(struct vig_proctable *t, uint64_t kdev, uint64_t ino, int64_t mtime_ns,
+			       uint64_t size, char out[65]);
 /* Hash cache hits and misses, for health events and tests. */
 void vig_proctable_hash_stats(const struct vig_proctable *t, uint64_t *hits, uint64_t *misses);
 
@@ -171,6 +181,13 @@ enum vig_err vig_agent_map_net(struct vig_event *ev, const struct vig_agent_host
 enum vig_err vig_agent_map_file(struct vig_event *ev, const struct vig_agent_host *host,
 				const struct vig_abi_file *rec, int64_t ts_ns, const char *path,
 				const char *target, const struct vig_proc *proc, const char *source);
+/* Clears ev and sets what every agent event carries: @timestamp, event.kind=event, category,
+ * type, action, module, dataset (vigil.agent.<category>), provider (source), host.id/name. */
+enum vig_err vig_agent_map_head(struct vig_event *ev, const struct vig_agent_host *host, int64_t ts_ns,
+				const char *category, const char *type, const char *action, const char *source);
+/* File rate-limit summary: rec counts the file records of proc's process that were refused. */
+enum vig_err vig_agent_map_rate(struct vig_event *ev, const struct vig_agent_host *host,
+				const struct vig_abi_rate *rec, int64_t ts_ns, const struct vig_proc *proc);
 /* Misc (privilege change, module, ptrace, memfd, bpf). */
 enum vig_err vig_agent_map_misc(struct vig_event *ev, const struct vig_agent_host *host,
 				const struct vig_abi_misc *rec, int64_t ts_ns, const struct vig_proc *proc);
@@ -181,7 +198,7 @@ void vig_agent_user_name(uint32_t uid, char *out, size_t cap);
 
 /* ---- health ---- */
 
-#define VIG_AGENT_MAX_PROGS 16
+#define VIG_AGENT_MAX_PROGS 24
 
 struct vig_agent_prog_status {
 	char name[48];        /* program name ("vig_exec") */
@@ -192,7 +209,8 @@ struct vig_agent_prog_status {
 };
 
 struct vig_agent_health {
-	const char *mode;                    /* "ebpf" or "fallback" */
+	const char *mode;                    /* sensor mode: "ebpf-lsm", "ebpf-fentry",
+					      * "ebpf-tracepoint" or "fallback" (vig_agent_sensor_mode) */
 	char failure[VIG_ERRBUF_SIZE];       /* why eBPF is not used (fallback), or "" */
 	struct vig_agent_prog_status progs[VIG_AGENT_MAX_PROGS];
 	size_t n_progs;
@@ -221,6 +239,10 @@ struct vig_agent_config {
 	const char *machine_id_path;                   /* NULL: /etc/machine-id */
 	const char *proc_root;                         /* NULL: /proc */
 	int health_interval_s;                         /* seconds between health events; 0: 60 */
+	int file_rate;       /* file records per second per process; 0: VIG_AGENT_FILE_RATE, <0: no limit */
+	int file_burst;      /* records a process may send back to back; 0: VIG_AGENT_FILE_BURST */
+	int udp_window_s;    /* one UDP event per process and peer per window; 0: VIG_AGENT_UDP_WINDOW_S */
+	int batch_ms;        /* longest wait of a record for the reader; 0: VIG_AGENT_BATCH_MS, <0: none */
 };
 
 struct vig_agent;
@@ -238,6 +260,10 @@ void vig_agent_on_fallback_exit(struct vig_agent *a, int32_t pid, int32_t kernel
 void vig_agent_on_fallback_file(struct vig_agent *a, uint32_t op, const char *path, const char *target,
 				bool created);
 void vig_agent_on_fallback_net(struct vig_agent *a, const struct vig_abi_net *rec);
+/* Called after each drain of the sensor rings: forgets the processes whose exit was read before
+ * the previous drain. An exit record does not remove its table entry at once because the same
+ * process's last network, file and misc records sit in other rings that may be read later. */
+void vig_agent_drained(struct vig_agent *a);
 /* Runs sensors until *stop becomes true (signal handler). Starts in eBPF mode unless
  * cfg->no_ebpf or loading fails, then the fallback. */
 enum vig_err vig_agent_run(struct vig_agent *a, volatile int *stop, char *errbuf);
@@ -257,6 +283,11 @@ struct vig_agent_ebpf;
 enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **out, char *errbuf);
 /* Polls the ring buffers for up to timeout_ms; records go to vig_agent_on_record(). */
 enum vig_err vig_agent_ebpf_poll(struct vig_agent_ebpf *e, int timeout_ms);
+/* The sensor mode the eBPF probes run in (a static string). */
+const char *vig_agent_ebpf_mode(const struct vig_agent_ebpf *e);
+/* The sensor mode for what the upgrade probes found: BPF LSM programs run, fentry programs
+ * run (both loaded and attached), or neither: "ebpf-lsm", "ebpf-fentry", "ebpf-tracepoint". */
+const char *vig_agent_sensor_mode(bool fentry_ok, bool lsm_ok);
 /* Sums the per-CPU drop counters into drops[]. */
 void vig_agent_ebpf_drops(struct vig_agent_ebpf *e, uint64_t drops[VIG_ABI_DROP__COUNT]);
 void vig_agent_ebpf_stop(struct vig_agent_ebpf *e);

@@ -6,11 +6,12 @@
  * counted in health.bad_records and refused). exec updates or creates the table entry (image,
  * argv, cwd walked by the BPF program (else /proc/PID/cwd at event time), hash of /proc/PID/exe checked against the exec's
  * inode, else of the path), fork copies the parent's image into a new entry, exit emits and
- * forgets the entry. Parents unknown to the table are read from /proc on demand.
+ * forgets the entry after the next drain of the rings (vig_agent_drained). Parents unknown to the table are read from /proc on demand.
  *
  * Run loop: eBPF mode when the process sensor loads and attaches, else fallback mode; a health
  * event at start and every health_interval_s seconds.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,10 @@ struct vig_agent {
 	vig_agent_emit_fn *emit;
 	void *emit_ctx;
 	struct vig_agent_health health;
+	/* exits whose table entries go at the end of the next drain (vig_reap_gone) */
+	struct vig_gone { int32_t pid; int64_t start_ns; } gone[VIG_AGENT_MAX_GONE];
+	size_t n_gone;      /* entries in gone[] */
+	size_t n_gone_old;  /* of those, the ones from before the last drain */
 };
 
 struct vig_agent *vig_agent_new(const struct vig_agent_config *cfg, vig_agent_emit_fn *emit,
@@ -56,7 +61,7 @@ struct vig_agent *vig_agent_new(const struct vig_agent_config *cfg, vig_agent_em
 	vig_event_init(&a->ev, &a->arena);
 	a->emit = emit;
 	a->emit_ctx = emit_ctx;
-	a->health.mode = cfg->no_ebpf ? "fallback" : "ebpf";
+	a->health.mode = cfg->no_ebpf ? "fallback" : "ebpf-tracepoint";
 	return a;
 out_free_agent:
 	free(a);
@@ -139,14 +144,15 @@ static void vig_fill_from_task(struct vig_proc *p, const struct vig_abi_task *t)
 	p->comm[sizeof(p->comm) - 1] = 0;
 }
 
-/* Working directory and image path of a live process from /proc. */
-static void vig_proc_links(struct vig_agent *a, struct vig_proc *p, const char *filename, const char *dname)
+/* Working directory (when want_cwd) and image path of a live process from /proc. */
+static void vig_proc_links(struct vig_agent *a, struct vig_proc *p, const char *filename, const char *dname,
+			   bool want_cwd)
 {
 	char path[192], buf[4096];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/%d/cwd", vig_proctable_proc_root(a->procs), p->pid);
-	n = readlink(path, buf, sizeof(buf) - 1);
+	n = want_cwd ? readlink(path, buf, sizeof(buf) - 1) : 0;
 	if (n > 0)
 		vig_proc_set_cwd(p, buf, (size_t)n);
 	/* an absolute path names the image, except the fd paths of fexecve/execveat (a memfd,
@@ -186,8 +192,9 @@ static void vig_hash_image(struct vig_agent *a, struct vig_proc *p, uint64_t ino
 
 static enum vig_err vig_on_exec(struct vig_agent *a, const struct vig_abi_exec *r)
 {
-	char filename[VIG_ABI_PATH_LEN], dname[VIG_ABI_NAME_LEN];
+	char filename[VIG_ABI_PATH_LEN], dname[VIG_ABI_NAME_LEN], kcwd[VIG_ABI_CWD_LEN + 2];
 	struct vig_proc *p;
+	size_t kcwd_len;
 	enum vig_err err;
 
 	if (r->args_len >= VIG_ABI_ARGS_LEN)
@@ -203,16 +210,17 @@ static enum vig_err vig_on_exec(struct vig_agent *a, const struct vig_abi_exec *
 	if (r->hdr.flags & VIG_ABI_F_ARGS_TRUNC)
 		p->flags |= VIG_PROC_F_ARGS_TRUNC;
 	vig_proc_set_args(p, r->args, r->args_len);
-	vig_proc_links(a, p, filename, dname);
-	if (!(r->hdr.flags & VIG_ABI_F_CWD_TRUNC) && r->cwd_len <= VIG_ABI_CWD_LEN) {
-		char cwd[VIG_ABI_CWD_LEN + 2];
-		size_t n = vig_agent_cwd_from_components(r->cwd, r->cwd_len, cwd, sizeof(cwd));
-
-		if (n)
-			vig_proc_set_cwd(p, cwd, n); /* the kernel's view wins over a later /proc read */
-	}
+	kcwd_len = 0;
+	if (!(r->hdr.flags & VIG_ABI_F_CWD_TRUNC) && r->cwd_len <= VIG_ABI_CWD_LEN)
+		kcwd_len = vig_agent_cwd_from_components(r->cwd, r->cwd_len, kcwd, sizeof(kcwd));
+	vig_proc_links(a, p, filename, dname, kcwd_len == 0);
+	if (kcwd_len)
+		vig_proc_set_cwd(p, kcwd, kcwd_len); /* the kernel's view: no /proc read needed */
 	p->sha256[0] = 0;
-	vig_hash_image(a, p, r->exe_ino);
+	/* the record names the image's (dev, inode, mtime, size): a cached hash needs no syscall */
+	if (!r->exe_mtime_ns || !vig_proctable_hash_cached(a->procs, r->exe_dev, r->exe_ino,
+							   (int64_t)r->exe_mtime_ns, r->exe_size, p->sha256))
+		vig_hash_image(a, p, r->exe_ino);
 	if (vig_ignored(a, p->comm))
 		return VIG_OK;
 	vig_emit_process(a, VIG_AGENT_EXEC, p, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns), 0, -1,
@@ -240,6 +248,26 @@ static enum vig_err vig_on_fork(struct vig_agent *a, const struct vig_abi_fork *
 	return VIG_OK;
 }
 
+/* Forgets the first n exited processes of gone[] (unless their pid was reused since). */
+static void vig_reap_gone(struct vig_agent *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vig_proc *p = vig_proctable_get(a->procs, a->gone[i].pid);
+
+		if (p && p->start_ns == a->gone[i].start_ns)
+			vig_proctable_remove(a->procs, a->gone[i].pid);
+	}
+	memmove(a->gone, a->gone + n, (a->n_gone - n) * sizeof(a->gone[0]));
+	a->n_gone -= n;
+	a->n_gone_old = a->n_gone_old > n ? a->n_gone_old - n : 0;
+}
+
+void vig_agent_drained(struct vig_agent *a)
+{
+	vig_reap_gone(a, a->n_gone_old); /* exits seen before the drain that just ended */
+	a->n_gone_old = a->n_gone;
+}
+
 static enum vig_err vig_on_exit(struct vig_agent *a, const struct vig_abi_exit *r)
 {
 	struct vig_proc *p = vig_proctable_get(a->procs, (int32_t)r->hdr.pid);
@@ -258,7 +286,12 @@ static enum vig_err vig_on_exit(struct vig_agent *a, const struct vig_abi_exit *
 	if (!vig_ignored(a, p->comm))
 		vig_emit_process(a, VIG_AGENT_EXIT, p, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns),
 				 vig_agent_exit_code(r->exit_code), duration, "ebpf");
-	vig_proctable_remove(a->procs, (int32_t)r->hdr.pid);
+	/* the entry stays until the rings are drained once more: the process's last network, file
+	 * and misc records sit in other rings, which may be read after this one */
+	if (a->n_gone == VIG_ARRAY_LEN(a->gone))
+		vig_reap_gone(a, 1);
+	a->gone[a->n_gone].pid = p->pid;
+	a->gone[a->n_gone++].start_ns = p->start_ns;
 	return VIG_OK;
 }
 
@@ -328,6 +361,7 @@ static size_t vig_record_min(uint32_t type)
 	case VIG_ABI_NET: return sizeof(struct vig_abi_net);
 	case VIG_ABI_FILE: return sizeof(struct vig_abi_file);
 	case VIG_ABI_MISC: return sizeof(struct vig_abi_misc);
+	case VIG_ABI_RATE: return sizeof(struct vig_abi_rate);
 	default: return 0;
 	}
 }
@@ -361,6 +395,10 @@ enum vig_err vig_agent_on_record(struct vig_agent *a, const void *data, size_t s
 					      vig_lookup(a, (int32_t)h->pid), "ebpf"), "network");
 		break;
 	}
+	case VIG_ABI_RATE: /* file records of one process refused by the rate limit */
+		vig_emit(a, vig_agent_map_rate(&a->ev, &a->host, data, vig_agent_boot_to_wall(&a->host, (int64_t)h->ktime_ns),
+					       vig_lookup(a, (int32_t)h->pid)), "rate");
+		break;
 	case VIG_ABI_MISC: {
 		const struct vig_abi_misc *r = data;
 
@@ -469,13 +507,15 @@ enum vig_err vig_agent_run(struct vig_agent *a, volatile int *stop, char *errbuf
 		if (err != VIG_OK)
 			return err;
 	} else {
-		a->health.mode = "ebpf";
+		a->health.mode = vig_agent_ebpf_mode(ebpf);
 	}
 	vig_info("agent", "sensors running", "mode=%s", a->health.mode);
 	vig_agent_emit_health(a);
+	malloc_trim(0); /* return the heap that loading the probes (BTF parsing) and the seed used */
 	next_health = vig_time_mono() + (int64_t)a->cfg.health_interval_s * VIG_NS_PER_SEC;
 	while (!*stop) {
 		err = ebpf ? vig_agent_ebpf_poll(ebpf, 200) : vig_agent_fallback_poll(fb, 200);
+		vig_agent_drained(a);
 		if (err != VIG_OK && err != VIG_ETIMEOUT) {
 			vig_errf(errbuf, err, "sensor poll failed");
 			break;

@@ -7,12 +7,24 @@
  *
  * Lifecycle: open -> configure -> load -> attach -> poll -> stop. Stop is safe on a partly
  * started state and destroys skeletons (which detaches every link).
+ *
+ * Upgrade probes: before the sensors, a tiny fentry object and a tiny BPF LSM object are each
+ * loaded and attached once (then detached) to learn what this kernel allows; the result is the
+ * sensor mode (vig_agent_sensor_mode) reported in health events and heartbeats, with the
+ * refusal reason of each probe (e.g. EPERM) in its program status and one log line. The sensors
+ * themselves are the tracepoint set in every mode today.
+ *
+ * Wake-ups: unless batch_ms < 0, records are submitted without waking the reader until a
+ * quarter of a ring is queued (wake_bytes), and the poll drains every ring at least every
+ * batch_ms: under an exec storm the agent then wakes a few times per batch instead of for every
+ * record, which is most of the cost a busy 2-CPU host sees; a record waits at most batch_ms.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -21,8 +33,11 @@
 
 #include "agent.h"
 #include "common/log.h"
+#include "common/vtime.h"
 
+#include "fentry.skel.h"
 #include "file.skel.h"
+#include "lsm.skel.h"
 #include "misc.skel.h"
 #include "net.skel.h"
 #include "process.skel.h"
@@ -36,6 +51,9 @@ struct vig_agent_ebpf {
 	struct ring_buffer *rb;
 	struct btf *vmlinux;
 	int drop_fds[4];  /* "drops" map of each loaded object, -1 when absent */
+	int batch_ms;     /* longest wait of a queued record, 0: wake per record */
+	int64_t next_sweep; /* CLOCK_BOOTTIME ns of the next rate-limit sweep */
+	const char *mode; /* sensor mode (vig_agent_sensor_mode) */
 	struct bpf_link *links[VIG_AGENT_MAX_PROGS]; /* attached programs, destroyed at stop */
 	size_t n_links;
 };
@@ -79,6 +97,8 @@ static bool vig_hook_exists(struct vig_agent_ebpf *e, struct bpf_program *prog, 
 	const char *tp = strchr(sec, '/');
 	char type[128];
 
+	if (strncmp(sec, "tp_btf/", 7) != 0 && strncmp(sec, "raw_tp/", 7) != 0)
+		return true; /* not a tracepoint */
 	if (!tp || !e->vmlinux)
 		return true; /* nothing to check against: let the load decide */
 	snprintf(type, sizeof(type), "btf_trace_%s", tp + 1);
@@ -86,6 +106,21 @@ static bool vig_hook_exists(struct vig_agent_ebpf *e, struct bpf_program *prog, 
 		return true;
 	snprintf(why, cap, "kernel has no tracepoint %s", tp + 1);
 	return false;
+}
+
+/* Attaches a loaded program, recording it in s (may be NULL); the link or NULL. */
+static struct bpf_link *vig_attach(struct bpf_program *prog, struct vig_agent_prog_status *s)
+{
+	struct bpf_link *link;
+
+	if (s)
+		s->loaded = true;
+	link = bpf_program__attach(prog);
+	if (s && !link)
+		snprintf(s->error, sizeof(s->error), "attach failed: %s", strerror(errno));
+	else if (s)
+		s->attached = true;
+	return link;
 }
 
 /* Load and attach one opened object; records per-program status. */
@@ -131,16 +166,9 @@ static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, const char *name, str
 		i++;
 		if (!bpf_program__autoload(prog))
 			continue;
-		if (s)
-			s->loaded = true;
-		link = bpf_program__attach(prog);
-		if (!link) {
-			if (s)
-				snprintf(s->error, sizeof(s->error), "attach failed: %s", strerror(errno));
+		link = vig_attach(prog, s);
+		if (!link)
 			continue;
-		}
-		if (s)
-			s->attached = true;
 		attached++;
 		if (e->n_links < VIG_ARRAY_LEN(e->links))
 			e->links[e->n_links++] = link;
@@ -194,6 +222,27 @@ static void vig_set_prefixes(struct vig_file_bpf *s, const struct vig_agent_conf
 	s->rodata->n_prefixes = n;
 }
 
+/* File rate limit settings from the configuration (see file.bpf.c). */
+static void vig_set_rate(struct vig_file_bpf *s, const struct vig_agent_config *cfg)
+{
+	int rate = cfg->file_rate ? cfg->file_rate : VIG_AGENT_FILE_RATE;
+	int burst = cfg->file_burst > 0 ? cfg->file_burst : VIG_AGENT_FILE_BURST;
+
+	if (rate < 0) {
+		s->rodata->rate_interval_ns = 0;
+		bpf_program__set_autoload(s->progs.vig_file_gone, false); /* nothing to summarise */
+		return;
+	}
+	s->rodata->rate_interval_ns = (uint64_t)VIG_NS_PER_SEC / (uint64_t)rate;
+	s->rodata->rate_burst = (uint64_t)burst;
+}
+
+/* Submit without waking the reader until a quarter of the ring of ring_bytes is queued. */
+static uint64_t vig_wake_bytes(const struct vig_agent_ebpf *e, size_t ring_bytes)
+{
+	return e->batch_ms > 0 ? ring_bytes / 4 : 0;
+}
+
 /* Optional objects: failures are reported in health and logged, not fatal. */
 static void vig_start_optional(struct vig_agent_ebpf *e, bool sys_ok)
 {
@@ -203,6 +252,9 @@ static void vig_start_optional(struct vig_agent_ebpf *e, bool sys_ok)
 	e->net = vig_net_bpf__open();
 	if (e->net) {
 		e->net->rodata->agent_tgid = (uint32_t)getpid();
+		e->net->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
+		e->net->rodata->udp_window_ns = (uint64_t)(cfg->udp_window_s > 0 ? cfg->udp_window_s
+										  : VIG_AGENT_UDP_WINDOW_S) * VIG_NS_PER_SEC;
 		if (vig_obj_load(e, "net", e->net->obj, e->net->maps.events, 1 << 20, e->net->maps.drops, sys_ok,
 				 err) == VIG_OK && vig_ring_add(e, e->net->maps.events, err) == VIG_OK)
 			e->drop_fds[1] = bpf_map__fd(e->net->maps.drops);
@@ -213,7 +265,9 @@ static void vig_start_optional(struct vig_agent_ebpf *e, bool sys_ok)
 		e->file = vig_file_bpf__open();
 		if (e->file) {
 			e->file->rodata->agent_tgid = (uint32_t)getpid();
+			e->file->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
 			vig_set_prefixes(e->file, cfg);
+			vig_set_rate(e->file, cfg);
 			if (vig_obj_load(e, "file", e->file->obj, e->file->maps.events, 1 << 20, e->file->maps.drops,
 					 sys_ok, err) == VIG_OK && vig_ring_add(e, e->file->maps.events, err) == VIG_OK)
 				e->drop_fds[2] = bpf_map__fd(e->file->maps.drops);
@@ -224,12 +278,66 @@ static void vig_start_optional(struct vig_agent_ebpf *e, bool sys_ok)
 	e->misc = vig_misc_bpf__open();
 	if (e->misc) {
 		e->misc->rodata->agent_tgid = (uint32_t)getpid();
+		e->misc->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
 		if (vig_obj_load(e, "misc", e->misc->obj, e->misc->maps.events, 1 << 20, e->misc->maps.drops, sys_ok,
 				 err) == VIG_OK && vig_ring_add(e, e->misc->maps.events, err) == VIG_OK)
 			e->drop_fds[3] = bpf_map__fd(e->misc->maps.drops);
 		else
 			vig_warn("agent", "misc sensor off", "err=\"%s\"", err);
 	}
+}
+
+const char *vig_agent_sensor_mode(bool fentry_ok, bool lsm_ok)
+{
+	if (lsm_ok)
+		return "ebpf-lsm";
+	return fentry_ok ? "ebpf-fentry" : "ebpf-tracepoint";
+}
+
+/* Loads and attaches the one program of an upgrade probe object, then detaches it; records its
+ * status under name. True when the kernel ran it. */
+static bool vig_try_upgrade(struct vig_agent_ebpf *e, const char *name, struct bpf_object *obj)
+{
+	struct bpf_program *prog = obj ? bpf_object__next_program(obj, NULL) : NULL;
+	struct vig_agent_prog_status *s;
+	struct bpf_link *link;
+	int err;
+
+	if (!prog)
+		return false;
+	s = vig_status(e->agent, name, bpf_program__name(prog));
+	err = bpf_object__load(obj);
+	if (err) {
+		if (s)
+			snprintf(s->error, sizeof(s->error), "load failed: %s", strerror(-err));
+		return false;
+	}
+	link = vig_attach(prog, s);
+	bpf_link__destroy(link);
+	return link != NULL;
+}
+
+/* Tries the fentry and BPF LSM probes and sets e->mode. */
+static void vig_probe_upgrades(struct vig_agent_ebpf *e)
+{
+	struct vig_fentry_bpf *fe = vig_fentry_bpf__open();
+	struct vig_lsm_bpf *lsm = vig_lsm_bpf__open();
+	size_t first = vig_agent_health(e->agent)->n_progs;
+	bool fentry_ok = vig_try_upgrade(e, "fentry", fe ? fe->obj : NULL);
+	bool lsm_ok = vig_try_upgrade(e, "lsm", lsm ? lsm->obj : NULL);
+	const struct vig_agent_health *h = vig_agent_health(e->agent);
+
+	vig_fentry_bpf__destroy(fe);
+	vig_lsm_bpf__destroy(lsm);
+	e->mode = vig_agent_sensor_mode(fentry_ok, lsm_ok);
+	vig_info("agent", "sensor mode", "mode=%s fentry=\"%s\" lsm=\"%s\"", e->mode,
+		 fentry_ok ? "ok" : h->n_progs > first ? h->progs[first].error : "no object",
+		 lsm_ok ? "ok" : h->n_progs > first + 1 ? h->progs[first + 1].error : "no object");
+}
+
+const char *vig_agent_ebpf_mode(const struct vig_agent_ebpf *e)
+{
+	return e && e->mode ? e->mode : "ebpf-tracepoint";
 }
 
 enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **out, char *errbuf)
@@ -244,6 +352,9 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 	for (int i = 0; i < 4; i++)
 		e->drop_fds[i] = -1;
 	e->agent = a;
+	e->batch_ms = vig_agent_config(a)->batch_ms;
+	if (e->batch_ms == 0)
+		e->batch_ms = VIG_AGENT_BATCH_MS;
 	libbpf_set_print(vig_libbpf_print);
 #if defined(__x86_64__)
 	sys_ok = true;
@@ -260,7 +371,9 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 		err = vig_errf(errbuf, VIG_EIO, "cannot open process probes: %s", strerror(errno));
 		goto out_stop;
 	}
+	vig_probe_upgrades(e);
 	e->process->rodata->agent_tgid = (uint32_t)getpid();
+	e->process->rodata->wake_bytes = vig_wake_bytes(e, 4 << 20);
 	err = vig_obj_load(e, "process", e->process->obj, e->process->maps.events, 4 << 20,
 			   e->process->maps.drops, sys_ok, errbuf);
 	if (err != VIG_OK)
@@ -270,6 +383,8 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 		goto out_stop;
 	e->drop_fds[0] = bpf_map__fd(e->process->maps.drops);
 	vig_start_optional(e, sys_ok);
+	btf__free(e->vmlinux); /* only the loads above use it: give its ~10 MiB back now */
+	e->vmlinux = NULL;
 	for (size_t i = 0; i < vig_agent_health(a)->n_progs; i++) {
 		const struct vig_agent_prog_status *s = &vig_agent_health(a)->progs[i];
 
@@ -283,10 +398,59 @@ out_stop:
 	return err;
 }
 
+/* Summaries for processes that went quiet while rate limited (the kernel sends one only at the
+ * process's next file record or at its exit): at most once a second, every bucket whose
+ * refusals are older than the window is reported as a VIG_ABI_RATE record and cleared. A
+ * refusal the kernel counts between the read and the write back is lost from the summary (it
+ * stays in the drop counter). */
+static void vig_rate_sweep(struct vig_agent_ebpf *e)
+{
+	struct vig_abi_bucket b;
+	struct vig_abi_rate r;
+	uint32_t key = 0, next;
+	struct timespec ts;
+	int64_t now;
+	int fd;
+
+	if (e->drop_fds[2] < 0 || !e->file->rodata->rate_interval_ns)
+		return;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	now = (int64_t)ts.tv_sec * VIG_NS_PER_SEC + ts.tv_nsec;
+	if (now < e->next_sweep)
+		return;
+	e->next_sweep = now + VIG_NS_PER_SEC;
+	fd = bpf_map__fd(e->file->maps.buckets);
+	for (int n = 0; n < 8192 && bpf_map_get_next_key(fd, n ? &key : NULL, &next) == 0; n++) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &b) != 0 || !b.suppressed ||
+		    now - (int64_t)b.first_ns < (int64_t)VIG_ABI_RATE_WINDOW_NS)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.hdr.type = VIG_ABI_RATE;
+		r.hdr.size = sizeof(r);
+		r.hdr.ktime_ns = (uint64_t)now;
+		r.hdr.pid = key;
+		r.hdr.tid = key;
+		r.suppressed = b.suppressed;
+		r.first_ns = b.first_ns;
+		r.last_ns = b.last_ns;
+		memcpy(r.comm, b.comm, sizeof(r.comm));
+		b.suppressed = 0;
+		bpf_map_update_elem(fd, &key, &b, BPF_EXIST);
+		vig_agent_on_record(e->agent, &r, sizeof(r));
+	}
+}
+
 enum vig_err vig_agent_ebpf_poll(struct vig_agent_ebpf *e, int timeout_ms)
 {
-	int n = ring_buffer__poll(e->rb, timeout_ms);
+	int n;
 
+	if (e->batch_ms > 0 && (timeout_ms < 0 || timeout_ms > e->batch_ms))
+		timeout_ms = e->batch_ms;
+	n = ring_buffer__poll(e->rb, timeout_ms);
+	if (n >= 0 && e->batch_ms > 0)
+		n = ring_buffer__consume(e->rb); /* the records queued without a wake-up */
+	vig_rate_sweep(e);
 	if (n < 0 && n != -EINTR)
 		return VIG_EIO;
 	return VIG_OK;

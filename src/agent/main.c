@@ -15,6 +15,7 @@
  * runtime failure, 2 on usage.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,11 @@
 
 #include "agent.h"
 #include "common/log.h"
+#include "fim.h"
 #include "transport.h"
+
+#define VIG_AGENT_MMAP_THRESHOLD (128 << 10) /* malloc: larger blocks are mmap'ed */
+#define VIG_AGENT_ARENA_MAX 2                 /* malloc arenas */
 
 static volatile int vig_stop;
 
@@ -45,6 +50,7 @@ static void vig_usage(FILE *out)
 		"  --state-dir DIR        identity, spool and positions (default " VIG_AGENT_STATE_DIR ")\n"
 		"  --spool-max-bytes N    bound of the disk spool (default 256 MiB; oldest batches dropped)\n"
 		"  --heartbeat SEC        seconds between heartbeats until the server says (default 30)\n"
+		"  --flush-ms MS          longest wait of an event before its batch is cut (default 100)\n"
 		"  --no-actions           do not poll for response actions\n"
 		"  --token TOKEN          legacy: post to URL/api/v1/events with this bearer token, no spool\n"
 		"  --cacert FILE          trust the certificates in FILE for --server (vigild's DATA/tls/server.crt)\n"
@@ -56,6 +62,16 @@ static void vig_usage(FILE *out)
 		"  --ignore-comm NAME     drop events of processes with this comm (repeatable)\n"
 		"  --no-ebpf              use the fallback sensors (proc connector, inotify, /proc/net)\n"
 		"  --health-interval SEC  seconds between health events (default 60)\n"
+		"  --file-rate N          file events per second per process, 0 = no limit (default 2000)\n"
+		"  --file-burst N         file events a process may send back to back (default 10000)\n"
+		"  --udp-window SEC       one UDP event per process, op and peer per window (default 60)\n"
+		"  --batch-ms MS          longest wait of a kernel record for the reader, 0 = none (default 50)\n"
+		"  --no-fim               no file-integrity monitoring\n"
+		"  --fim-path PATH        FIM file, directory or glob (repeatable; default: critical files)\n"
+		"  --fim-exclude PATTERN  leave out this path or glob, or names matching PATTERN (repeatable)\n"
+		"  --fim-interval SEC     seconds between full FIM rescans (default 3600)\n"
+		"  --fim-hash-rate BYTES  FIM hashing budget in bytes per second (default 16 MiB)\n"
+		"  --fim-max-files N      FIM entries at most (default 50000)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
 		"  --config FILE          not supported yet\n",
 		VIG_AGENT_MAX_WATCH);
@@ -66,13 +82,81 @@ static const char *const vig_default_watch[] = { "/etc", "/root/.ssh", "/usr/bin
 
 struct vig_opts {
 	struct vig_agent_config cfg;
+	struct vig_fim_config fim;
 	const char *server, *token, *cacert, *enroll, *state_dir, *journal_dir;
 	struct vig_tail_file tails[VIG_TAIL_MAX_FILES];
 	size_t n_tails;
 	uint64_t spool_max;
-	int heartbeat_s;
-	bool to_stdout, reenroll, enroll_only, no_actions, journal, no_sensors;
+	int heartbeat_s, flush_ms;
+	bool to_stdout, reenroll, enroll_only, no_actions, journal, no_sensors, no_fim;
 };
+
+/* Parses the --fim-* options (codes 'f'..'k'); returns -1 to go on, else the exit status. */
+static int vig_parse_fim_opt(int c, const char *arg, struct vig_fim_config *fim)
+{
+	int64_t v = 0;
+
+	if (c == 'f' || c == 'g') {
+		size_t *n = c == 'f' ? &fim->n_paths : &fim->n_exclude;
+
+		bool ok = arg[0] == '/' || (c == 'g' && arg[0] && !strchr(arg, '/'));
+
+		if (!ok || *n == (c == 'f' ? VIG_FIM_MAX_PATHS : VIG_FIM_MAX_EXCLUDES)) {
+			fprintf(stderr, "vigil-agent: --fim-%s takes an absolute path%s, at most %d\n",
+				c == 'f' ? "path" : "exclude", c == 'f' ? "" : " or a name pattern",
+				c == 'f' ? VIG_FIM_MAX_PATHS : VIG_FIM_MAX_EXCLUDES);
+			return 2;
+		}
+		(c == 'f' ? fim->paths : fim->exclude)[(*n)++] = arg;
+		return -1;
+	}
+	if (!vig_parse_i64(arg, strlen(arg), &v) || v < 1 ||
+	    (c == 'k' && v > 86400 * 7) || (c == 'r' && v < 65536) || (c == 'm' && v > 10000000)) {
+		fprintf(stderr, "vigil-agent: --fim-%s: %s is out of range (see --help)\n",
+			c == 'k' ? "interval" : c == 'r' ? "hash-rate" : "max-files", arg);
+		return 2;
+	}
+	if (c == 'k')
+		fim->interval_s = (int)v;
+	else if (c == 'r')
+		fim->hash_bytes_per_s = (uint64_t)v;
+	else
+		fim->max_files = (size_t)v;
+	return -1;
+}
+
+/* Sensor cost options (codes above the letters). */
+enum { VIG_OPT_FILE_RATE = 1000, VIG_OPT_FILE_BURST, VIG_OPT_UDP_WINDOW, VIG_OPT_BATCH_MS };
+
+/* Parses a sensor cost option into cfg; returns -1 to go on, else the exit status. A 0 given
+ * for --file-rate or --batch-ms turns the feature off (stored as -1: 0 means the default). */
+static int vig_parse_sensor_opt(int c, const char *arg, struct vig_agent_config *cfg)
+{
+	static const struct { int code; const char *name; int64_t min, max; } lim[] = {
+		{ VIG_OPT_FILE_RATE, "file-rate", 0, 1000000 }, { VIG_OPT_FILE_BURST, "file-burst", 1, 10000000 },
+		{ VIG_OPT_UDP_WINDOW, "udp-window", 1, 86400 }, { VIG_OPT_BATCH_MS, "batch-ms", 0, 1000 },
+	};
+	int64_t v = 0;
+
+	for (size_t i = 0; i < VIG_ARRAY_LEN(lim); i++) {
+		if (lim[i].code != c)
+			continue;
+		if (!vig_parse_i64(arg, strlen(arg), &v) || v < lim[i].min || v > lim[i].max) {
+			fprintf(stderr, "vigil-agent: --%s takes %lld..%lld\n", lim[i].name, (long long)lim[i].min,
+				(long long)lim[i].max);
+			return 2;
+		}
+	}
+	if (c == VIG_OPT_FILE_RATE)
+		cfg->file_rate = v ? (int)v : -1;
+	else if (c == VIG_OPT_FILE_BURST)
+		cfg->file_burst = (int)v;
+	else if (c == VIG_OPT_UDP_WINDOW)
+		cfg->udp_window_s = (int)v;
+	else
+		cfg->batch_ms = v ? (int)v : -1;
+	return -1;
+}
 
 /* Parses the command line into o; returns -1 to go on, else the exit status. */
 static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
@@ -89,6 +173,14 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 		{ "ignore-comm", required_argument, NULL, 'i' }, { "no-ebpf", no_argument, NULL, 'n' },
 		{ "health-interval", required_argument, NULL, 'H' }, { "log-level", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+		{ "flush-ms", required_argument, NULL, 'L' }, { "no-fim", no_argument, NULL, 'F' },
+		{ "fim-path", required_argument, NULL, 'f' },
+		{ "fim-exclude", required_argument, NULL, 'g' }, { "fim-interval", required_argument, NULL, 'k' },
+		{ "fim-hash-rate", required_argument, NULL, 'r' }, { "fim-max-files", required_argument, NULL, 'm' },
+		{ "file-rate", required_argument, NULL, VIG_OPT_FILE_RATE },
+		{ "file-burst", required_argument, NULL, VIG_OPT_FILE_BURST },
+		{ "udp-window", required_argument, NULL, VIG_OPT_UDP_WINDOW },
+		{ "batch-ms", required_argument, NULL, VIG_OPT_BATCH_MS },
 		{ NULL, 0, NULL, 0 },
 	};
 	char errbuf[VIG_ERRBUF_SIZE];
@@ -167,6 +259,25 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 		case 'c':
 			fprintf(stderr, "vigil-agent: --config is not supported yet\n");
 			return 2;
+		case 'F': o->no_fim = true; break;
+		case 'L':
+			if (!vig_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 60000) {
+				fprintf(stderr, "vigil-agent: --flush-ms takes 1..60000 milliseconds\n");
+				return 2;
+			}
+			o->flush_ms = (int)v;
+			break;
+		case 'f': case 'g': case 'k': case 'r': case 'm': {
+			int rc = vig_parse_fim_opt(c, optarg, &o->fim);
+
+			if (rc >= 0)
+				return rc;
+			break;
+		}
+		case VIG_OPT_FILE_RATE: case VIG_OPT_FILE_BURST: case VIG_OPT_UDP_WINDOW: case VIG_OPT_BATCH_MS:
+			if (vig_parse_sensor_opt(c, optarg, &o->cfg) >= 0)
+				return 2;
+			break;
 		case 'h': vig_usage(stdout); return 0;
 		default: vig_usage(stderr); return 2;
 		}
@@ -209,6 +320,14 @@ static void vig_emit_stdout_locked(void *ctx, const struct vig_event *ev)
 	funlockfile(stdout);
 }
 
+/* Emit callback of the FIM thread: forwards to the sink (ctx), filled before the thread runs. */
+static void vig_emit_sink(void *ctx, const struct vig_event *ev)
+{
+	const struct vig_forward_sink *sink = ctx;
+
+	sink->emit(sink->ctx, ev);
+}
+
 static enum vig_err vig_wait_stop(void)
 {
 	while (!vig_stop)
@@ -226,6 +345,7 @@ int main(int argc, char **argv)
 	struct vig_journal *journal = NULL;
 	struct vig_tail *tail = NULL;
 	struct vig_agent *agent = NULL;
+	struct vig_fim *fim = NULL;
 	struct vig_agent_host host;
 	struct vig_identity id;
 	vig_agent_emit_fn *emit = vig_emit_stdout_locked;
@@ -237,6 +357,11 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	rc = 1;
+	/* Resident memory (docs/performance.md): a fixed mmap threshold keeps the multi-MiB
+	 * temporary buffers of the probe loads (kernel BTF) out of the heap, so they go back to
+	 * the kernel when freed, and two arenas serve the few threads. */
+	mallopt(M_MMAP_THRESHOLD, VIG_AGENT_MMAP_THRESHOLD);
+	mallopt(M_ARENA_MAX, VIG_AGENT_ARENA_MAX);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vig_on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -244,6 +369,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (vig_agent_host_init(&host, NULL, errbuf) != VIG_OK)
 		goto out_report;
+	if (!o.no_fim && !o.no_sensors && !o.enroll_only) {
+		/* before the transport, whose actions thread hands it to fim_accept; without a usable
+		 * state directory the sensors still run (logged) */
+		char why[VIG_ERRBUF_SIZE] = "";
+
+		if (vig_state_dir_prepare(o.state_dir, why) != VIG_OK ||
+		    !(fim = vig_fim_new(&o.fim, o.state_dir, &host, vig_emit_sink, &sink, why)))
+			vig_error("agent", "file integrity monitoring off", "err=\"%s\"", why);
+	}
 	if (o.token) {
 		poster = vig_agent_poster_new(o.server, o.token, o.cacert, 0, errbuf);
 		if (!poster)
@@ -263,8 +397,10 @@ int main(int argc, char **argv)
 		tc.id = &id;
 		tc.spool_max_bytes = o.spool_max;
 		tc.heartbeat_s = o.heartbeat_s;
+		tc.flush_ms = o.flush_ms;
 		tc.no_actions = o.no_actions;
 		tc.mode = o.no_sensors ? NULL : (o.cfg.no_ebpf ? "fallback" : "ebpf");
+		tc.fim = fim;
 		transport = vig_transport_new(&tc, errbuf);
 		if (!transport)
 			goto out_report;
@@ -284,6 +420,8 @@ int main(int argc, char **argv)
 		rc = vig_wait_stop() == VIG_OK ? 0 : 1;
 		goto out_free;
 	}
+	if (fim && vig_fim_start(fim, errbuf) != VIG_OK)
+		goto out_free;
 	agent = vig_agent_new(&o.cfg, emit, emit_ctx, errbuf);
 	if (!agent)
 		goto out_free;
@@ -292,6 +430,7 @@ int main(int argc, char **argv)
 	if (vig_agent_run(agent, &vig_stop, errbuf) == VIG_OK)
 		rc = 0;
 out_free:
+	vig_fim_stop(fim); /* its thread emits into the transport */
 	vig_tail_stop(tail);
 	vig_journal_stop(journal);
 	if (transport)
@@ -299,6 +438,7 @@ out_free:
 	vig_agent_free(agent);
 	vig_agent_poster_free(poster, 5000);
 	vig_transport_free(transport, 5000);
+	vig_fim_free(fim);
 out_report:
 	if (rc)
 		vig_error("agent", "vigil-agent failed", "err=\"%s\"", errbuf);

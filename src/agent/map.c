@@ -291,19 +291,30 @@ enum vig_err vig_agent_map_net(struct vig_event *ev, const struct vig_agent_host
 	case VIG_ABI_NET_CONNECT: action = "connection_attempted"; dir = "egress"; type = "start"; break;
 	case VIG_ABI_NET_ACCEPT: action = "connection_accepted"; dir = "ingress"; type = "start"; break;
 	case VIG_ABI_NET_LISTEN: action = "listening"; dir = "ingress"; type = "start"; break;
+	case VIG_ABI_NET_UDP_CONNECT: action = "udp_connect"; dir = "egress"; type = "connection"; break;
+	case VIG_ABI_NET_UDP_SEND: action = "udp_send"; dir = "egress"; type = "connection"; break;
+	case VIG_ABI_NET_UDP_RECV: action = "udp_recv"; dir = "ingress"; type = "connection"; break;
 	default: return VIG_EINVAL;
 	}
 	if (rec->family != 2 && rec->family != 10)
 		return VIG_EINVAL;
+	if ((rec->op >= VIG_ABI_NET_UDP_CONNECT) != (rec->protocol == 17))
+		return VIG_EINVAL; /* UDP ops come with IPPROTO_UDP only, TCP ones never */
 	VIG_CHECK(vig_map_common(ev, host, ts_ns, "network", type, action, source));
 	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_NETWORK_TRANSPORT, rec->protocol == 17 ? "udp" : "tcp"));
 	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_NETWORK_DIRECTION, dir));
-	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_NETWORK_PROTOCOL, rec->family == 2 ? "ipv4" : "ipv6"));
+	/* network.protocol is the application protocol where the port says it (ECS), else the IP
+	 * version as before */
+	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_NETWORK_PROTOCOL,
+				     rec->protocol == 17 && (rec->dport == 53 || rec->sport == 53) ? "dns" :
+				     rec->family == 2 ? "ipv4" : "ipv6"));
+	VIG_CHECK(vig_event_ext_str(ev, "network.type", rec->family == 2 ? "ipv4" : "ipv6", 4));
 	if (rec->op == VIG_ABI_NET_CONNECT)
 		VIG_CHECK(vig_event_set_cstr(ev, VIG_F_EVENT_OUTCOME,
 					     rec->hdr.flags & VIG_ABI_F_FAILED ? "failure" : "success"));
-	/* source is the initiator: the local end of a connect, the remote end of an accept */
-	if (rec->op == VIG_ABI_NET_ACCEPT) {
+	/* source is the initiator: the local end of a connect or send, the remote end of an accept
+	 * or a received datagram */
+	if (rec->op == VIG_ABI_NET_ACCEPT || rec->op == VIG_ABI_NET_UDP_RECV) {
 		vig_abi_ip16(rec->family, rec->daddr, ip);
 		VIG_CHECK(vig_event_set_ip16(ev, VIG_F_SOURCE_IP, ip));
 		VIG_CHECK(vig_event_set_int(ev, VIG_F_SOURCE_PORT, rec->dport));
@@ -314,7 +325,7 @@ enum vig_err vig_agent_map_net(struct vig_event *ev, const struct vig_agent_host
 		vig_abi_ip16(rec->family, rec->saddr, ip);
 		VIG_CHECK(vig_event_set_ip16(ev, VIG_F_SOURCE_IP, ip));
 		VIG_CHECK(vig_event_set_int(ev, VIG_F_SOURCE_PORT, rec->sport));
-		if (rec->op == VIG_ABI_NET_CONNECT) {
+		if (rec->op != VIG_ABI_NET_LISTEN) {
 			vig_abi_ip16(rec->family, rec->daddr, ip);
 			VIG_CHECK(vig_event_set_ip16(ev, VIG_F_DESTINATION_IP, ip));
 			VIG_CHECK(vig_event_set_int(ev, VIG_F_DESTINATION_PORT, rec->dport));
@@ -373,6 +384,25 @@ enum vig_err vig_agent_map_file(struct vig_event *ev, const struct vig_agent_hos
 	return vig_map_actor(ev, proc, rec->hdr.pid, rec->comm);
 }
 
+enum vig_err vig_agent_map_rate(struct vig_event *ev, const struct vig_agent_host *host,
+				const struct vig_abi_rate *rec, int64_t ts_ns, const struct vig_proc *proc)
+{
+	char msg[160];
+	int64_t first = vig_agent_boot_to_wall(host, (int64_t)rec->first_ns);
+	int64_t last = vig_agent_boot_to_wall(host, (int64_t)rec->last_ns);
+
+	if (rec->suppressed == 0 || rec->last_ns < rec->first_ns)
+		return VIG_EINVAL;
+	VIG_CHECK(vig_map_common(ev, host, ts_ns, "file", "info", "file_events_rate_limited", "ebpf"));
+	VIG_CHECK(vig_event_set_ts(ev, VIG_F_EVENT_START, first));
+	VIG_CHECK(vig_event_set_ts(ev, VIG_F_EVENT_END, last));
+	VIG_CHECK(vig_event_ext_int(ev, "vigil.rate_limit.suppressed", (int64_t)rec->suppressed));
+	snprintf(msg, sizeof(msg), "%llu file events of this process were not reported (per-process rate limit)",
+		 (unsigned long long)rec->suppressed);
+	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_MESSAGE, msg));
+	return vig_map_actor(ev, proc, rec->hdr.pid, rec->comm);
+}
+
 enum vig_err vig_agent_map_misc(struct vig_event *ev, const struct vig_agent_host *host,
 				const struct vig_abi_misc *rec, int64_t ts_ns, const struct vig_proc *proc)
 {
@@ -425,7 +455,7 @@ enum vig_err vig_agent_map_health(struct vig_event *ev, const struct vig_agent_h
 {
 	static const char *const drop_keys[VIG_ABI_DROP__COUNT] = {
 		"vigil.agent.drops.process", "vigil.agent.drops.network", "vigil.agent.drops.file",
-		"vigil.agent.drops.misc"
+		"vigil.agent.drops.misc", "vigil.agent.drops.file_rate_limited"
 	};
 	char key[96];
 
@@ -452,7 +482,14 @@ enum vig_err vig_agent_map_health(struct vig_event *ev, const struct vig_agent_h
 			VIG_CHECK(vig_event_ext_str(ev, key, p->error, strlen(p->error)));
 		}
 	}
-	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_MESSAGE, strcmp(h->mode, "ebpf") == 0 ?
+	VIG_CHECK(vig_event_set_cstr(ev, VIG_F_MESSAGE, strncmp(h->mode, "ebpf", 4) == 0 ?
 				     "agent sensors running on ebpf" : "agent sensors running in fallback mode"));
 	return VIG_OK;
+}
+
+/* The fields every agent event starts with, for mappers outside this file (fim.c). */
+enum vig_err vig_agent_map_head(struct vig_event *ev, const struct vig_agent_host *host, int64_t ts_ns,
+				const char *category, const char *type, const char *action, const char *source)
+{
+	return vig_map_common(ev, host, ts_ns, category, type, action, source);
 }

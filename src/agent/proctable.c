@@ -9,7 +9,9 @@
  * VIG_AGENT_MAX_ANCESTRY and stopped at the first repeat.
  *
  * The SHA-256 cache is direct-mapped (VIG_HASHCACHE_SLOTS) on (dev, inode, mtime, size) of the
- * opened file, so a rewritten binary is hashed again and an unchanged one is read once.
+ * opened file, so a rewritten binary is hashed again and an unchanged one is read once. An exec
+ * record carries the same four facts read in the kernel, so a hit costs no syscall at all
+ * (vig_proctable_hash_cached); only a miss opens and reads the file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -614,6 +617,20 @@ enum vig_err vig_proctable_hash_file(struct vig_proctable *t, const char *path, 
 out_close:
 	close(fd);
 	return err;
+}
+
+bool vig_proctable_hash_cached(struct vig_proctable *t, uint64_t kdev, uint64_t ino, int64_t mtime_ns,
+			       uint64_t size, char out[65])
+{
+	uint64_t dev = makedev((unsigned)(kdev >> 20), (unsigned)(kdev & 0xfffff));
+	const struct vig_hash_slot *slot = &t->hashes[vig_hash_slot_of(dev, ino)];
+
+	if (!slot->used || slot->dev != dev || slot->ino != ino || slot->size != size ||
+	    slot->mtime_ns != mtime_ns)
+		return false;
+	memcpy(out, slot->hex, 65);
+	t->hash_hits++;
+	return true;
 }
 
 void vig_proctable_hash_stats(const struct vig_proctable *t, uint64_t *hits, uint64_t *misses)

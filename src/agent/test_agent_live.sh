@@ -5,8 +5,10 @@
 # uniquely named command (argv[0] renamed), a uniquely named copied binary in the watched
 # directory, file create/rename/chmod/delete there, and a TCP connection to a local listener.
 # Asserts each shows up with the right fields (command line, parent chain, sha256 equal to
-# sha256sum's, file paths, connection 5-tuple). Then runs with --no-ebpf and asserts the
-# process event still arrives from the fallback sensor. Prints "agent-live: N passed, M failed".
+# sha256sum's, file paths, connection 5-tuple), the sensor mode against what bpftool can load,
+# UDP events (one per peer for 1,000 datagrams) and the per-process file rate limit with its
+# summary event. Then runs with --no-ebpf and asserts the process event still arrives from the
+# fallback sensor. Prints "agent-live: N passed, M failed".
 #
 # usage: test_agent_live.sh PATH/TO/vigil-agent
 set -u
@@ -77,7 +79,21 @@ else
 	echo "agent-live: $PASS passed, $((FAIL + 1)) failed"
 	exit 1
 fi
-check "health says ebpf mode" "$OUT" '.event.dataset == "vigil.agent.health" and .vigil.agent.mode == "ebpf"'
+check "health says an ebpf sensor mode" "$OUT" '.event.dataset == "vigil.agent.health" and (.vigil.agent.mode | IN("ebpf-tracepoint", "ebpf-fentry", "ebpf-lsm"))'
+# the sensor mode agrees with what this kernel allows: bpftool loads the same probe objects
+GEN="$(dirname "$AGENT")/gen"
+if command -v bpftool >/dev/null && [ -f "$GEN/fentry.bpf.o" ] && [ -f "$GEN/lsm.bpf.o" ]; then
+	KFENTRY=0; KLSM=0
+	bpftool prog load "$GEN/fentry.bpf.o" "/sys/fs/bpf/vigtest_fe$$" >/dev/null 2>&1 && KFENTRY=1
+	bpftool prog load "$GEN/lsm.bpf.o" "/sys/fs/bpf/vigtest_lsm$$" >/dev/null 2>&1 && KLSM=1
+	rm -f "/sys/fs/bpf/vigtest_fe$$" "/sys/fs/bpf/vigtest_lsm$$"
+	if [ "$KFENTRY$KLSM" = 00 ]; then
+		check "kernel refuses fentry and BPF LSM: tracepoint mode, reason reported" "$OUT" '.event.dataset == "vigil.agent.health" and .vigil.agent.mode == "ebpf-tracepoint" and .vigil.agent.probes.vig_fentry_probe == "off" and .vigil.agent.probes.vig_lsm_probe == "off" and (.vigil.agent.probe_errors.vig_fentry_probe | startswith("load failed"))'
+	else
+		check "fentry probe state matches the kernel ($KFENTRY)" "$OUT" ".event.dataset == \"vigil.agent.health\" and ((.vigil.agent.probes.vig_fentry_probe != \"off\") == ($KFENTRY == 1))"
+		check "lsm probe state matches the kernel ($KLSM)" "$OUT" ".event.dataset == \"vigil.agent.health\" and ((.vigil.agent.probes.vig_lsm_probe != \"off\") == ($KLSM == 1))"
+	fi
+fi
 
 TAG="vigtest_$RANDOM$RANDOM"
 SLEEP_BIN=$(readlink -f "$(type -P sleep)")
@@ -139,7 +155,7 @@ check "file creation (redirect)" "$OUT" ".event.category == \"file\" and .event.
 check "file rename" "$OUT" ".event.action == \"rename\" and .file.path == \"$WDIR/created.txt\" and .file.target_path == \"$WDIR/renamed.txt\" and .process.name == \"mv\""
 check "file chmod" "$OUT" ".event.action == \"attributes_modified\" and .file.path == \"$WDIR/renamed.txt\" and .file.mode == \"0600\""
 check "file deletion" "$OUT" ".event.type == \"deletion\" and .file.path == \"$WDIR/renamed.txt\" and .process.name == \"rm\""
-if jq -e -c "select(.event.category == \"file\" and (.file.path | startswith(\"$WDIR\") | not) and ((.file.target_path // \"\") | startswith(\"$WDIR\") | not))" "$OUT" | grep -q .; then
+if jq -e -c "select(.event.category == \"file\" and .event.provider == \"ebpf\" and .file.path != null and (.file.path | startswith(\"$WDIR\") | not) and ((.file.target_path // \"\") | startswith(\"$WDIR\") | not))" "$OUT" | grep -q .; then
 	ko "no file event outside the watched dir"
 else
 	ok "no file event outside the watched dir"
@@ -206,6 +222,53 @@ check "exec of unlinked file flagged" "$OUT3" ".event.action == \"exec\" and .pr
 check "setuid event" "$OUT3" ".event.action == \"setuid\" and .vigil.creds.new_uid == 65534 and .vigil.creds.new_euid == 65534 and .user.id == \"0\" and .process.name == \"python3\""
 check "ptrace attach event" "$OUT3" ".event.action == \"ptrace_attach\" and .vigil.ptrace.request == 16 and .process.name == \"python3\""
 
+# ---------------------------------------------------------------- UDP and the file rate limit (eBPF)
+OUT4="$WORK/udp.ndjson"
+start_agent "$OUT4" --file-rate 50 --file-burst 100 || ko "agent restarts for the UDP and rate checks"
+UPORT=$((20000 + RANDOM % 20000))
+UTAG="vigudp_$RANDOM$RANDOM"
+python3 - "$UPORT" "$UTAG" <<'PY'
+import socket, sys
+port, tag = int(sys.argv[1]), sys.argv[2]
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.bind(("127.0.0.1", port))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.settimeout(2)
+for _ in range(1000):  # one peer, 1,000 datagrams: one udp_send and one udp_recv event
+    s.sendto(tag.encode(), ("127.0.0.1", port))
+    r.recvfrom(64)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.connect(("127.0.0.1", port))
+c.send(tag.encode())
+open("/tmp/%s.sport" % tag, "w").write("%d %d" % (s.getsockname()[1], c.getsockname()[1]))
+PY
+read -r USPORT UCPORT <"/tmp/$UTAG.sport"; rm -f "/tmp/$UTAG.sport"
+python3 - "$WDIR" "$UTAG" <<'PY'
+import sys
+for i in range(400):  # a burst of 400 created files from one process, over its limit
+    open("%s/%s_%d" % (sys.argv[1], sys.argv[2], i), "w").close()
+PY
+for i in 1 2 3 4 5; do echo x >"$WDIR/other_$i"; done
+stop_agent
+UENT=$(first "$OUT4" ".event.action == \"exec\" and (.process.args | index(\"$UTAG\")) and (.process.args | index(\"$UPORT\"))" | jq -r .process.entity_id)
+check "udp_send to the loopback port, with the sending process" "$OUT4" ".event.action == \"udp_send\" and .destination.port == $UPORT and .destination.ip == \"127.0.0.1\" and .source.port == ${USPORT:-0} and .network.transport == \"udp\" and .event.category == \"network\" and .process.entity_id == \"$UENT\" and .process.name == \"python3\""
+N=$(jq -c "select(.event.action == \"udp_send\" and .destination.port == $UPORT and .source.port == ${USPORT:-0})" "$OUT4" | wc -l)
+if [ "$N" = 1 ]; then ok "1,000 datagrams to one peer give one udp_send event"; else ko "1,000 datagrams to one peer give one udp_send event (got $N)"; fi
+N=$(jq -c "select(.event.action == \"udp_recv\" and .destination.port == $UPORT)" "$OUT4" | wc -l)
+if [ "$N" = 1 ]; then ok "1,000 received datagrams give one udp_recv event"; else ko "1,000 received datagrams give one udp_recv event (got $N)"; fi
+check "udp_recv names the sender as source" "$OUT4" ".event.action == \"udp_recv\" and .destination.port == $UPORT and .source.port == ${USPORT:-0} and .network.direction == \"ingress\" and .process.entity_id == \"$UENT\""
+check "udp_connect and the send on the connected socket" "$OUT4" ".event.action == \"udp_connect\" and .destination.port == $UPORT and .source.port == ${UCPORT:-0}"
+check "send on a connected socket uses its peer" "$OUT4" ".event.action == \"udp_send\" and .destination.port == $UPORT and .source.port == ${UCPORT:-0}"
+RPID=$(first "$OUT4" ".event.type == \"creation\" and (.file.path | startswith(\"$WDIR/${UTAG}_\"))" | jq -r .process.pid)
+NCREATED=$(jq -c "select(.event.type == \"creation\" and (.file.path | startswith(\"$WDIR/${UTAG}_\")))" "$OUT4" | wc -l)
+NSUPP=$(first "$OUT4" ".event.action == \"file_events_rate_limited\" and .process.pid == ${RPID:-0}" | jq -r '.vigil.rate_limit.suppressed')
+if [ "$NCREATED" -ge 100 ] && [ "$NCREATED" -lt 400 ]; then ok "burst of 400 files limited ($NCREATED reported)"; else ko "burst of 400 files limited ($NCREATED reported)"; fi
+if [ "$((NCREATED + ${NSUPP:-0}))" = 400 ]; then ok "summary event counts the rest ($NSUPP)"; else ko "summary event counts the rest (${NSUPP:-none} + $NCREATED != 400)"; fi
+N=$(jq -c "select(.event.type == \"creation\" and (.file.path | startswith(\"$WDIR/other_\")))" "$OUT4" | wc -l)
+if [ "$N" = 5 ]; then ok "another process's file events still come through"; else ko "another process's file events still come through (got $N of 5)"; fi
+check "health counts the rate-limited records" "$OUT4" ".event.dataset == \"vigil.agent.health\" and .vigil.agent.drops.file_rate_limited >= $((400 - NCREATED))"
+rm -f "$WDIR/${UTAG}_"* "$WDIR"/other_*
+
 # ---------------------------------------------------------------- fallback mode
 OUT2="$WORK/fallback.ndjson"
 if start_agent "$OUT2" --no-ebpf; then ok "agent starts with --no-ebpf"; else ko "agent starts with --no-ebpf"; fi
@@ -220,6 +283,61 @@ check "fallback exec sha256" "$OUT2" ".event.action == \"exec\" and .process.arg
 check "fallback exit event" "$OUT2" ".event.action == \"exit\" and .process.args[0]? == \"$TAG2\" and .process.exit_code == 0"
 check "fallback file creation (inotify)" "$OUT2" ".event.type == \"creation\" and .file.path == \"$WDIR/fb.txt\""
 check "fallback file deletion (inotify)" "$OUT2" ".event.type == \"deletion\" and .file.path == \"$WDIR/fb.txt\""
+
+# ---------------------------------------------------------------- file integrity (fim.c)
+# wait_fim_scan FILE N: waits (≤ 10 s) until FILE holds N fim_scan state events.
+wait_fim_scan() {
+	for _ in $(seq 1 100); do
+		[ "$(jq -c 'select(.event.action == "fim_scan")' "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+fim_live() {
+	local fdir="$WORK/fim" fst="$WORK/fimstate" out="$WORK/fim1.ndjson" out2="$WORK/fim2.ndjson"
+	local out3="$WORK/fim3.ndjson" sha0 sha1
+	mkdir -p "$fdir/sub" "$fst"
+	echo "root:x:0:0:root:/root:/bin/bash" >"$fdir/passwd"
+	echo "keep" >"$fdir/sub/keep.conf"
+	echo "gone" >"$fdir/gone.conf"
+	chmod 0644 "$fdir/passwd"
+	sha0=$(sha256sum "$fdir/passwd" | cut -d' ' -f1)
+	set -- --state-dir "$fst" --fim-path "$fdir" --fim-exclude '*.swp' --no-ebpf
+	start_agent "$out" "$@" && wait_fim_scan "$out" 1 && ok "fim: first scan" || ko "fim: first scan"
+	check "fim: first scan is silent (3 files baselined)" "$out" \
+		'.event.action == "fim_scan" and .vigil.fim.files == 3 and .vigil.fim.changes == 0'
+	echo "evil:x:0:0::/root:/bin/sh" >>"$fdir/passwd"
+	sha1=$(sha256sum "$fdir/passwd" | cut -d' ' -f1)
+	chmod 0600 "$fdir/sub/keep.conf"
+	echo new >"$fdir/new.conf"
+	echo ignored >"$fdir/x.swp"
+	rm "$fdir/gone.conf"
+	sleep 1.5 # inotify re-checks after 300 ms of quiet
+	stop_agent
+	check "fim: modified with previous sha256" "$out" ".event.action == \"fim_modified\" and .file.path == \"$fdir/passwd\" and .file.hash.sha256 == \"$sha1\" and .vigil.fim.previous.sha256 == \"$sha0\" and .event.dataset == \"vigil.agent.fim\""
+	check "fim: permissions changed" "$out" ".event.action == \"fim_permissions_changed\" and .file.path == \"$fdir/sub/keep.conf\" and .file.mode == \"0600\" and .vigil.fim.previous.mode == \"0644\""
+	check "fim: created" "$out" ".event.action == \"fim_created\" and .event.type == \"creation\" and .file.path == \"$fdir/new.conf\""
+	check "fim: deleted" "$out" ".event.action == \"fim_deleted\" and .event.type == \"deletion\" and .file.path == \"$fdir/gone.conf\""
+	if jq -e -c 'select(.file.path? // "" | endswith(".swp"))' "$out" 2>/dev/null | grep -q .; then
+		ko "fim: exclusion honoured"
+	else
+		ok "fim: exclusion honoured"
+	fi
+	# changed while the agent was down: found by the first scan after the restart
+	echo "keep v2" >"$fdir/sub/keep.conf"
+	start_agent "$out2" "$@" && wait_fim_scan "$out2" 1
+	stop_agent
+	check "fim: change while down found after restart" "$out2" ".event.action == \"fim_modified\" and .file.path == \"$fdir/sub/keep.conf\""
+	check "fim: baseline read back after restart" "$out2" '.event.action == "fim_scan" and .vigil.fim.baseline_corrupt == 0'
+	# a corrupt baseline file is rebuilt and counted
+	printf 'garbage\n' >"$fst/fim/baseline.ndjson"
+	start_agent "$out3" "$@" && wait_fim_scan "$out3" 1
+	stop_agent
+	check "fim: corrupt baseline counted and rebuilt" "$out3" '.event.action == "fim_scan" and .vigil.fim.baseline_corrupt == 1 and .vigil.fim.files == 3 and .vigil.fim.changes == 0'
+	if grep -q '"vigil_fim_baseline":1' "$fst/fim/baseline.ndjson"; then ok "fim: baseline rewritten"; else ko "fim: baseline rewritten"; fi
+}
+fim_live
 
 # ---------------------------------------------------------------- --server poster
 SPORT=$((20000 + RANDOM % 20000))

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -115,9 +116,12 @@ static void test_abi_layout(void **state)
 	assert_int_equal(offsetof(struct vig_abi_task, comm), 48);
 	assert_int_equal(offsetof(struct vig_abi_exec, task), 32);
 	assert_int_equal(offsetof(struct vig_abi_exec, exe_ino), 112);
-	assert_int_equal(offsetof(struct vig_abi_exec, filename), 128);
-	assert_int_equal(offsetof(struct vig_abi_exec, cwd), 128 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN);
-	assert_int_equal(offsetof(struct vig_abi_exec, args), 128 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN + VIG_ABI_CWD_LEN);
+	assert_int_equal(offsetof(struct vig_abi_exec, exe_mtime_ns), 128);
+	assert_int_equal(offsetof(struct vig_abi_exec, filename), 144);
+	assert_int_equal(offsetof(struct vig_abi_exec, cwd), 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN);
+	assert_int_equal(offsetof(struct vig_abi_exec, args), 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN + VIG_ABI_CWD_LEN);
+	assert_int_equal(offsetof(struct vig_abi_rate, suppressed), 32);
+	assert_int_equal(offsetof(struct vig_abi_bucket, comm), 32);
 	assert_int_equal(offsetof(struct vig_abi_net, saddr), 48);
 	assert_int_equal(offsetof(struct vig_abi_file, ino), 64);
 	assert_int_equal(offsetof(struct vig_abi_file, path), 88);
@@ -374,6 +378,19 @@ static void test_hash_cache(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(vig_proctable_hash_file(t, path, (uint64_t)st.st_ino, hex), VIG_OK);
 	assert_int_equal(vig_proctable_hash_file(t, path, (uint64_t)st.st_ino + 1, hex), VIG_ECONFLICT);
+	/* the exec record's (dev, inode, mtime, size) finds the cached hash with no file access */
+	hex[0] = 0;
+	assert_true(vig_proctable_hash_cached(t, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev),
+					      (uint64_t)st.st_ino,
+					      st.st_mtim.tv_sec * VIG_NS_PER_SEC + st.st_mtim.tv_nsec,
+					      (uint64_t)st.st_size, hex));
+	assert_string_equal(hex, want);
+	assert_false(vig_proctable_hash_cached(t, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev),
+					       (uint64_t)st.st_ino, 1, (uint64_t)st.st_size, hex));
+	assert_false(vig_proctable_hash_cached(t, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev),
+					       (uint64_t)st.st_ino + 1,
+					       st.st_mtim.tv_sec * VIG_NS_PER_SEC + st.st_mtim.tv_nsec,
+					       (uint64_t)st.st_size, hex));
 	assert_int_equal(vig_proctable_hash_file(t, "/nonexistent/x", 0, hex), VIG_EIO);
 	assert_int_equal(vig_proctable_hash_file(t, g_dir, 0, hex), VIG_EIO); /* a directory */
 	vig_proctable_free(t);
@@ -554,6 +571,11 @@ static void test_record_path(void **state)
 	assert_int_equal(json_integer_value(jpath(e, "process.exit_code")), 137);
 	assert_int_equal(json_integer_value(jpath(e, "event.duration")), 4 * VIG_NS_PER_SEC - 123);
 	assert_string_equal(jstr(e, "process.entity_id"), id);
+	/* kept through the drain that read the exit (later records in other rings), then forgotten */
+	assert_non_null(vig_proctable_get(vig_agent_procs(a), 300));
+	vig_agent_drained(a);
+	assert_non_null(vig_proctable_get(vig_agent_procs(a), 300));
+	vig_agent_drained(a);
 	assert_null(vig_proctable_get(vig_agent_procs(a), 300));
 	assert_non_null(vig_proctable_get(vig_agent_procs(a), 301));
 	assert_string_equal(vig_proctable_get(vig_agent_procs(a), 301)->entity_id, pid_id);
@@ -730,6 +752,105 @@ static void test_misc_and_health(void **state)
 	free_agent(a);
 }
 
+/* UDP records, the rate-limit summary, the new drop slot and the sensor mode choice. */
+static void test_udp_rate_and_mode(void **state)
+{
+	struct capture cap = { 0 };
+	struct vig_agent *a = new_agent(&cap, false);
+	struct vig_agent_health *h = vig_agent_health(a);
+	struct vig_abi_net n;
+	struct vig_abi_rate r;
+	json_t *e;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	n.hdr.type = VIG_ABI_NET;
+	n.hdr.size = sizeof(n);
+	n.hdr.pid = 999999;
+	n.op = VIG_ABI_NET_UDP_SEND;
+	n.family = 2;
+	n.protocol = 17;
+	n.sport = 40000;
+	n.dport = 53;
+	n.uid = 0;
+	memcpy(n.saddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+	memcpy(n.daddr, (uint8_t[]){ 10, 0, 0, 53 }, 4);
+	snprintf(n.comm, sizeof(n.comm), "dig");
+	assert_int_equal(vig_agent_on_record(a, &n, sizeof(n)), VIG_OK);
+	e = cap.events[0];
+	assert_string_equal(jstr(e, "event.action"), "udp_send");
+	assert_string_equal(jstr(e, "event.category"), "network");
+	assert_string_equal(jstr(e, "network.transport"), "udp");
+	assert_string_equal(jstr(e, "network.protocol"), "dns");
+	assert_string_equal(jstr(e, "network.type"), "ipv4");
+	assert_string_equal(jstr(e, "network.direction"), "egress");
+	assert_string_equal(jstr(e, "source.ip"), "10.0.0.2");
+	assert_int_equal(json_integer_value(jpath(e, "source.port")), 40000);
+	assert_string_equal(jstr(e, "destination.ip"), "10.0.0.53");
+	assert_int_equal(json_integer_value(jpath(e, "destination.port")), 53);
+	assert_string_equal(jstr(e, "process.name"), "dig");
+	/* a received datagram: the peer is the source; not DNS */
+	n.op = VIG_ABI_NET_UDP_RECV;
+	n.dport = 9999;
+	assert_int_equal(vig_agent_on_record(a, &n, sizeof(n)), VIG_OK);
+	e = cap.events[1];
+	assert_string_equal(jstr(e, "event.action"), "udp_recv");
+	assert_string_equal(jstr(e, "network.direction"), "ingress");
+	assert_string_equal(jstr(e, "network.protocol"), "ipv4");
+	assert_string_equal(jstr(e, "source.ip"), "10.0.0.53");
+	assert_int_equal(json_integer_value(jpath(e, "source.port")), 9999);
+	assert_string_equal(jstr(e, "destination.ip"), "10.0.0.2");
+	n.op = VIG_ABI_NET_UDP_CONNECT;
+	assert_int_equal(vig_agent_on_record(a, &n, sizeof(n)), VIG_OK);
+	assert_string_equal(jstr(cap.events[2], "event.action"), "udp_connect");
+	/* a UDP op claiming TCP, and a TCP op claiming UDP, are refused and counted */
+	n.protocol = 6;
+	assert_int_equal(vig_agent_on_record(a, &n, sizeof(n)), VIG_OK);
+	n.protocol = 17;
+	n.op = VIG_ABI_NET_CONNECT;
+	assert_int_equal(vig_agent_on_record(a, &n, sizeof(n)), VIG_OK);
+	assert_int_equal(cap.n, 3);
+	assert_int_equal(h->bad_records, 2);
+
+	memset(&r, 0, sizeof(r));
+	r.hdr.type = VIG_ABI_RATE;
+	r.hdr.size = sizeof(r);
+	r.hdr.pid = 999999;
+	r.suppressed = 384;
+	r.first_ns = 1000000000;
+	r.last_ns = 3000000000;
+	snprintf(r.comm, sizeof(r.comm), "flood");
+	assert_int_equal(vig_agent_on_record(a, &r, sizeof(r)), VIG_OK);
+	e = cap.events[3];
+	assert_string_equal(jstr(e, "event.action"), "file_events_rate_limited");
+	assert_string_equal(jstr(e, "event.category"), "file");
+	assert_int_equal(json_integer_value(jpath(e, "vigil.rate_limit.suppressed")), 384);
+	assert_int_equal(json_integer_value(jpath(e, "process.pid")), 999999);
+	assert_string_equal(jstr(e, "process.name"), "flood");
+	assert_non_null(jstr(e, "event.start"));
+	assert_non_null(jstr(e, "event.end"));
+	/* a summary of nothing, a short record */
+	r.suppressed = 0;
+	assert_int_equal(vig_agent_on_record(a, &r, sizeof(r)), VIG_OK);
+	assert_int_equal(vig_agent_on_record(a, &r, sizeof(r) - 8), VIG_EPARSE);
+	assert_int_equal(cap.n, 4);
+	assert_int_equal(h->bad_records, 4);
+
+	h->drops[VIG_ABI_DROP_FILE_RATE] = 384;
+	h->mode = vig_agent_sensor_mode(false, false);
+	vig_agent_emit_health(a);
+	e = cap.events[4];
+	assert_int_equal(json_integer_value(jpath(e, "vigil.agent.drops.file_rate_limited")), 384);
+	assert_string_equal(jstr(e, "vigil.agent.mode"), "ebpf-tracepoint");
+	assert_string_equal(jstr(e, "message"), "agent sensors running on ebpf");
+	assert_string_equal(vig_agent_sensor_mode(true, false), "ebpf-fentry");
+	assert_string_equal(vig_agent_sensor_mode(true, true), "ebpf-lsm");
+	assert_string_equal(vig_agent_sensor_mode(false, true), "ebpf-lsm");
+	assert_string_equal(vig_agent_ebpf_mode(NULL), "ebpf-tracepoint");
+	capture_free(&cap);
+	free_agent(a);
+}
+
 static void test_poster_bad_args(void **state)
 {
 	char err[VIG_ERRBUF_SIZE];
@@ -757,6 +878,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_record_path, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_file_and_net_records, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_misc_and_health, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_udp_rate_and_mode, setup_dir, teardown_dir),
 		cmocka_unit_test(test_poster_bad_args),
 	};
 

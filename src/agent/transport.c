@@ -73,6 +73,7 @@ struct vig_transport {
 	bool have_snap;
 	int64_t snap_mono;
 	uint64_t spool_dropped_events;  /* mirror of the spool's dropped_events (no spool lock needed) */
+	uint64_t spool_gen;             /* batches spooled: the sender sleeps only when it is unchanged */
 	int heartbeat_s;
 	bool stop;
 	bool spooler_done;
@@ -289,7 +290,9 @@ enum vig_err vig_transport_submit(struct vig_transport *t, const char *json, siz
 	t->queued_bytes += l->len;
 	t->queued_lines++;
 	t->c.queued++;
-	if (t->queued_lines >= VIG_SPOOL_BATCH_EVENTS || t->queued_bytes >= VIG_SPOOL_BATCH_BYTES)
+	/* the first line starts the flush clock: the spooler then sleeps until it is due */
+	if (t->queued_lines == 1 || t->queued_lines >= VIG_SPOOL_BATCH_EVENTS ||
+	    t->queued_bytes >= VIG_SPOOL_BATCH_BYTES)
 		pthread_cond_signal(&t->queue_cv);
 	pthread_mutex_unlock(&t->mu);
 	return VIG_OK;
@@ -392,9 +395,13 @@ static void *vig_spooler_main(void *arg)
 		size_t n;
 
 		if (!vig_batch_due(t)) {
+			int64_t ms = 100;
+
 			if (t->stop)
 				break;
-			vig_wait(t, &t->queue_cv, 100);
+			if (t->head) /* until the oldest line is due */
+				ms = t->cfg.flush_ms - (vig_time_mono() - t->head->mono_ns) / 1000000;
+			vig_wait(t, &t->queue_cv, VIG_MAX(1, VIG_MIN(ms, 100)));
 			continue;
 		}
 		n = vig_cut_batch(t, &body);
@@ -408,6 +415,7 @@ static void *vig_spooler_main(void *arg)
 		if (err == VIG_OK) {
 			vig_pop_lines(t, n);
 			failures = 0;
+			t->spool_gen++;
 			pthread_cond_broadcast(&t->spool_cv);
 			continue;
 		}
@@ -474,7 +482,7 @@ static void *vig_sender_main(void *arg)
 	vig_buf_init(&reply, 1u << 20);
 	while (c) {
 		enum vig_err err;
-		uint64_t seq = 0;
+		uint64_t seq = 0, gen;
 		long status;
 
 		pthread_mutex_lock(&t->mu);
@@ -482,6 +490,7 @@ static void *vig_sender_main(void *arg)
 			pthread_mutex_unlock(&t->mu);
 			break;
 		}
+		gen = t->spool_gen;
 		pthread_mutex_unlock(&t->mu);
 		pthread_mutex_lock(&t->spool_mu);
 		err = vig_spool_peek(t->spool, &seq, &zst, errbuf);
@@ -492,8 +501,9 @@ static void *vig_sender_main(void *arg)
 				pthread_mutex_unlock(&t->mu);
 				break;
 			}
-			pthread_cond_timedwait(&t->spool_cv, &t->mu,
-					       &(struct timespec){ .tv_sec = time(NULL) + 1 });
+			if (t->spool_gen == gen) /* else a batch came after the peek */
+				pthread_cond_timedwait(&t->spool_cv, &t->mu,
+						       &(struct timespec){ .tv_sec = time(NULL) + 1 });
 			pthread_mutex_unlock(&t->mu);
 			continue;
 		}
@@ -603,7 +613,8 @@ static json_t *vig_heartbeat_doc(struct vig_transport *t)
 			     "actions", (json_int_t)c.actions);
 	if (have) {
 		static const char *const drop_names[VIG_ABI_DROP__COUNT] = { "drops_process", "drops_network",
-									     "drops_file", "drops_misc" };
+									     "drops_file", "drops_misc",
+									     "drops_file_rate_limited" };
 
 		for (size_t i = 0; i < VIG_ABI_DROP__COUNT && i < VIG_ARRAY_LEN(drop_names); i++)
 			json_object_set_new(counters, drop_names[i], json_integer((json_int_t)h.drops[i]));
@@ -820,7 +831,7 @@ static void *vig_actions_main(void *arg)
 	struct vig_upload_ctx up = { .t = t, .c = curl_easy_init() };
 	struct vig_action_env env = { .state_dir = t->state_dir, .server_host = t->server_host,
 				      .server_port = t->server_port, .upload = vig_transport_upload,
-				      .upload_arg = &up };
+				      .upload_arg = &up, .fim = t->cfg.fim };
 	CURL *c = curl_easy_init();
 	struct vig_buf reply;
 	int backoff_ms = 1000;
@@ -960,7 +971,7 @@ struct vig_transport *vig_transport_new(const struct vig_transport_config *cfg, 
 	if (!t->cfg.queue_max_bytes)
 		t->cfg.queue_max_bytes = VIG_TRANSPORT_DEFAULT_QUEUE;
 	if (t->cfg.flush_ms <= 0)
-		t->cfg.flush_ms = 1000;
+		t->cfg.flush_ms = VIG_TRANSPORT_FLUSH_MS;
 	t->heartbeat_s = cfg->heartbeat_s > 0 ? cfg->heartbeat_s : 30;
 	t->start_mono = vig_time_mono();
 	pthread_mutex_init(&t->mu, NULL);

@@ -36,6 +36,7 @@
 #define VIG_SPOOL_BATCH_BYTES (1u << 20)                /* NDJSON bytes per batch, at most */
 #define VIG_SPOOL_DEFAULT_MAX (256ull << 20)            /* default --spool-max-bytes */
 #define VIG_SPOOL_MIN_MAX (64u << 10)                   /* smallest --spool-max-bytes */
+#define VIG_TRANSPORT_FLUSH_MS 100                      /* default --flush-ms (event -> API latency) */
 #define VIG_AGENT_PATH_MAX 1024                         /* paths built under the state dir */
 
 /* ---- identity and enrolment (enroll.c) ---- */
@@ -146,9 +147,10 @@ struct vig_transport_config {
 	uint64_t spool_max_bytes;     /* 0: VIG_SPOOL_DEFAULT_MAX */
 	size_t queue_max_bytes;       /* in-memory queue in front of the spool; 0: 8 MiB */
 	int heartbeat_s;              /* 0: 30; the server's reply may change it */
-	int flush_ms;                 /* oldest queued event waits at most this long; 0: 1000 */
+	int flush_ms;                 /* oldest queued event waits at most this long; 0: VIG_TRANSPORT_FLUSH_MS */
 	bool no_actions;              /* do not poll for actions */
 	const char *mode;             /* "ebpf" or "fallback" until the sensors say; NULL: no sensors */
+	struct vig_fim *fim;          /* handed to the fim_accept action; NULL: FIM off */
 };
 
 struct vig_transport_counters {

@@ -31,7 +31,7 @@
 
 static const char *const TYPES[] = {"kill",    "quarantine", "restore", "isolate",
 				    "release", "block",      "unblock", "collect",
-				    "query",   "yara",       "inventory"};
+				    "query",   "yara",       "inventory", "fim_accept"};
 
 bool vig_fleet_action_type_valid(const char *type)
 {

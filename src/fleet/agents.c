@@ -100,8 +100,10 @@ static bool check_heartbeat(json_t *hb, const char **version, const char **mode,
 	if (!opt_str(hb, "version", 64, version, errbuf) || !opt_str(hb, "mode", 16, mode, errbuf) ||
 	    !opt_str(hb, "hostname", VIG_FLEET_TEXT_MAX, hostname, errbuf))
 		return false;
-	if (*mode && strcmp(*mode, "ebpf") != 0 && strcmp(*mode, "fallback") != 0) {
-		vig_errf(errbuf, VIG_EINVAL, "mode: expected ebpf or fallback");
+	/* "ebpf" is what agents before the sensor-mode probe send */
+	if (*mode && strcmp(*mode, "ebpf") != 0 && strcmp(*mode, "ebpf-tracepoint") != 0 &&
+	    strcmp(*mode, "ebpf-fentry") != 0 && strcmp(*mode, "ebpf-lsm") != 0 && strcmp(*mode, "fallback") != 0) {
+		vig_errf(errbuf, VIG_EINVAL, "mode: expected ebpf-tracepoint, ebpf-fentry, ebpf-lsm, fallback or ebpf");
 		return false;
 	}
 	if (iso && !json_is_boolean(iso)) {

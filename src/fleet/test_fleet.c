@@ -347,7 +347,7 @@ static void test_agents(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "status")),
 			    "offline");
 	json_decref(list);
-	hb = json_pack("{s:s,s:s,s:b,s:{s:i},s:{s:i,s:i}}", "version", "0.2.0", "mode", "ebpf",
+	hb = json_pack("{s:s,s:s,s:b,s:{s:i},s:{s:i,s:i}}", "version", "0.2.0", "mode", "ebpf-tracepoint",
 		       "isolated", 1, "counters", "exec", 5, "spool", "bytes", 10, "batches", 1);
 	assert_int_equal(vig_fleet_heartbeat(f->fl, id, hb, T0 + SEC, &pending, err), VIG_OK);
 	assert_int_equal(pending, 0);
@@ -358,7 +358,7 @@ static void test_agents(void **state)
 	assert_int_equal(json_array_size(list), 1);
 	one = json_array_get(list, 0);
 	assert_string_equal(json_string_value(json_object_get(one, "version")), "0.2.0");
-	assert_string_equal(json_string_value(json_object_get(one, "mode")), "ebpf");
+	assert_string_equal(json_string_value(json_object_get(one, "mode")), "ebpf-tracepoint");
 	assert_true(json_is_true(json_object_get(one, "isolated")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(one, "counters"), "exec")),
 			 5);

@@ -596,6 +596,7 @@ enum vig_err vig_config_print_markdown(struct vig_buf *out)
 		     "configuration as YAML with every option's description and default.\n\n"
 		     "Command line: `vigild [--config FILE] [--data DIR] [--listen HOST:PORT] "
 		     "[--print-config] [--version]`; `--data` and `--listen` override the file.\n\n"
+		     "The agent's options are in docs/agent-configuration.md.\n\n"
 		     "| option | type | default | description |\n"
 		     "|---|---|---|---|\n");
 	for (size_t i = 0; i < VIG_ARRAY_LEN(options); i++) {

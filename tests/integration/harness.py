@@ -234,3 +234,96 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
+
+
+# ---- a real agent ----
+
+VIGIL_AGENT = os.environ.get("VIGIL_AGENT", os.path.join(REPO, "build", "asan", "src", "agent", "vigil-agent"))
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def agent_skip_reason():
+    """Why the tests that run vigil-agent cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (the agent)"
+    if not os.access(VIGIL_AGENT, os.X_OK):
+        return "no agent binary at %s (set VIGIL_AGENT)" % VIGIL_AGENT
+    return None
+
+
+def wait_until(fn, what, timeout=90, interval=0.3):
+    """fn() until it returns something true (returned), or AssertionError after timeout s."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+class EnrolledAgent:
+    """vigil-agent enrolled to server with a one-use token; state and log under tmp. The sensor
+    options default to --no-ebpf --no-fim (the transport and actions only); pass others in
+    sensors. stop() ends it and fails on a sanitizer report in its log."""
+
+    def __init__(self, server, token, tmp, name="it-agent", sensors=("--no-ebpf", "--no-fim"), extra=()):
+        r = server.request("POST", "/api/v1/enroll-tokens", {"name": name, "uses": 1, "expires_in_s": 3600},
+                           token=token)
+        if r.status != 201:
+            raise AssertionError("enroll token: %r" % r)
+        self.state = os.path.join(tmp, "state")
+        self.log_path = os.path.join(tmp, "agent.log")
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = subprocess.Popen(
+            [VIGIL_AGENT, "--server", "https://127.0.0.1:%d" % server.port,
+             "--cacert", os.path.join(server.data_dir, "tls", "server.crt"),
+             "--state-dir", self.state, "--enroll", r.json()["token"]] + list(sensors) +
+            ["--heartbeat", "2", "--log-level", "debug"] + list(extra),
+            stdout=self.log, stderr=self.log, env=env)
+        try:
+            wait_until(lambda: os.path.exists(os.path.join(self.state, "agent.json")), "enrolment")
+        except AssertionError:
+            self.stop()
+            raise
+        with open(os.path.join(self.state, "agent.json")) as f:
+            self.agent_id = json.load(f)["agent_id"]
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        log = self.log_text()
+        for bad in SANITIZER_MARKS:
+            if bad in log:
+                raise AssertionError("sanitizer report in the agent log:\n" + log[-8000:])
+
+
+def run_action(server, token, agent_id, type_, params, timeout=60, reason="integration test"):
+    """Queues a response action for agent_id and waits for its end; returns the action object."""
+    r = server.request("POST", "/api/v1/agents/%s/actions" % agent_id,
+                       {"type": type_, "params": params, "reason": reason}, token=token)
+    if r.status != 201:
+        raise AssertionError("action %s not queued: %r" % (type_, r))
+    action_id = r.json()["id"]
+
+    def done():
+        g = server.request("GET", "/api/v1/actions/%s" % action_id, token=token)
+        if g.status != 200:
+            raise AssertionError("action %s: %r" % (action_id, g))
+        a = g.json()
+        return a if a["status"] in ("succeeded", "failed", "expired", "cancelled") else None
+    return wait_until(done, "action %s (%s)" % (action_id, type_), timeout=timeout)

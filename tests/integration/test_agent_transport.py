@@ -50,7 +50,8 @@ class Agent:
     def start(self):
         args = [VIGIL_AGENT, "--server", "https://127.0.0.1:%d" % self.server.port,
                 "--cacert", os.path.join(self.server.data_dir, "tls", "server.crt"),
-                "--state-dir", self.state_dir, "--heartbeat", "2", "--log-level", "debug"]
+                "--state-dir", self.state_dir, "--heartbeat", "2", "--log-level", "debug",
+                "--no-fim"]  # the file-integrity baseline has its own test (test_agent_fim)
         if self.token:
             args += ["--enroll", self.token]
         args += self.extra
@@ -90,14 +91,7 @@ class Agent:
 
 
 def wait_for(fn, what, timeout=90, interval=0.5):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+    return harness.wait_until(fn, what, timeout, interval)
 
 
 def run_marker(marker):
@@ -169,6 +163,11 @@ class AgentTransportTest(harness.ServerTestCase):
             r = self.server.request("GET", "/api/v1/agents/%s" % ident["agent_id"], token=self.token)
             return r.status == 200 and r.json().get("last_seen")
         wait_for(seen, "the agent's heartbeat")
+        # the sensor mode found by the fentry/LSM upgrade probes reaches the agents list
+        def mode():
+            r = self.server.request("GET", "/api/v1/agents/%s" % ident["agent_id"], token=self.token)
+            return r.status == 200 and r.json().get("mode") in ("ebpf-tracepoint", "ebpf-fentry", "ebpf-lsm")
+        wait_for(mode, "the sensor mode in the agents list")
         # a second start with the same arguments keeps the identity
         a.stop()
         a.start()

@@ -321,7 +321,7 @@ class PlaybookIsolationTest(ServerTestCase):
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         cls.agent = cls.spawn(["ip", "netns", "exec", cls.ns, VIGIL_AGENT, "--server", "https://127.0.0.1:" + p,
                                "--cacert", os.path.join(s.data_dir, "tls", "server.crt"), "--state-dir", cls.state,
-                               "--enroll", r.json()["token"], "--no-ebpf", "--heartbeat", "2"],
+                               "--enroll", r.json()["token"], "--no-ebpf", "--no-fim", "--heartbeat", "2"],
                               log=cls.agent_log, env=env)
         wait_for(lambda: os.path.exists(os.path.join(cls.state, "agent.json")), timeout=60, what="enrolment")
         with open(os.path.join(cls.state, "agent.json")) as f:

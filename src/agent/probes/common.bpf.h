@@ -18,6 +18,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Settings, set by the loader between open and load. */
 const volatile __u32 agent_tgid = 0; /* the agent's own pid: its syscalls are not reported */
+/* Batched wake-ups: records are submitted without waking the reader until wake_bytes are
+ * queued (user space also drains on a short timer); 0 wakes it for every record. */
+const volatile __u64 wake_bytes = 0;
 
 /* Ring buffer of records; user space sizes it before load. */
 struct {
@@ -39,6 +42,28 @@ static __always_inline void vig_count_drop(__u32 slot)
 
 	if (n)
 		*n += 1;
+}
+
+/* Submit flags: wake the reader only once wake_bytes are waiting (see wake_bytes). */
+static __always_inline __u64 vig_wake_flags(void)
+{
+	if (!wake_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
+									   : BPF_RB_NO_WAKEUP;
+}
+
+/* Submits a reserved record. */
+static __always_inline void vig_submit(void *p)
+{
+	bpf_ringbuf_submit(p, vig_wake_flags());
+}
+
+/* Copies size bytes of a record from p into the ring, or counts a drop in slot. */
+static __always_inline void vig_output(void *p, __u64 size, __u32 slot)
+{
+	if (bpf_ringbuf_output(&events, p, size, vig_wake_flags()))
+		vig_count_drop(slot);
 }
 
 /* Reserves a record of size bytes or counts a drop in slot. */

@@ -9,6 +9,20 @@
  * Opens are reported once per (process, inode) ("first write"), remembered in an LRU map.
  * "Created" is a heuristic: O_CREAT and the opened inode's atime equals its ctime, which holds
  * for a new inode; an existing file that was never read or changed since it was made can match.
+ *
+ * Rate limit: each process (tgid) has a token bucket in "buckets" (LRU), applied at sys_exit
+ * just before ring-buffer space is taken: one record per rate_interval_ns on average, bursts
+ * of up to rate_burst. The bucket is kept as a GCRA "theoretical arrival time" (tat): a record
+ * at time now passes when tat - now <= (rate_burst - 1) * rate_interval_ns, and then tat grows
+ * by rate_interval_ns (a process first seen passes and starts its bucket). A refused
+ * record is counted in drops[VIG_ABI_DROP_FILE_RATE] and in the bucket. A VIG_ABI_RATE summary
+ * with the count is sent at the process's first file record once VIG_ABI_RATE_WINDOW_NS have
+ * passed since its first refused one, or when it exits (vig_file_gone); user space sends the
+ * summary of a process that went quiet (ebpf.c sweeps "buckets" once a second). So a process
+ * gets at most one summary per window. Records with a relative path count too (they cost ring
+ * space before user space resolves and filters them). Threads of one process share a bucket
+ * without locks; under concurrent use the counts are approximate (a few records either way).
+ * rate_interval_ns 0 turns the limit off.
  */
 #include "common.bpf.h"
 #include "sys.bpf.h"
@@ -22,6 +36,8 @@
 const volatile char prefixes[VIG_ABI_MAX_PREFIXES][VIG_ABI_PREFIX_LEN] = {};
 const volatile __u32 n_prefixes = 0;
 const volatile __u8 pass_relative = 1;
+const volatile __u64 rate_interval_ns = 0; /* 1e9 / records per second; 0: no limit */
+const volatile __u64 rate_burst = 1;       /* records a process may send back to back */
 
 VIG_PENDING_MAP(pending, struct vig_abi_file);
 
@@ -45,6 +61,79 @@ struct {
 	__type(key, struct vig_seen_key);
 	__type(value, __u8);
 } seen SEC(".maps");
+
+/* Token bucket per process (struct vig_abi_bucket, vigil_abi.h: user space sweeps it too). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct vig_abi_bucket);
+} buckets SEC(".maps");
+
+/* The file syscall nr is followed as (VIG_ABI_FILE_*), or 0. */
+static __always_inline __u32 vig_file_op(long nr)
+{
+	switch (nr) {
+	case VIG_NR_OPEN: case VIG_NR_CREAT: case VIG_NR_OPENAT: return VIG_ABI_FILE_OPEN;
+	case VIG_NR_UNLINK: case VIG_NR_UNLINKAT: return VIG_ABI_FILE_UNLINK;
+	case VIG_NR_RENAME: case VIG_NR_RENAMEAT: case VIG_NR_RENAMEAT2: return VIG_ABI_FILE_RENAME;
+	case VIG_NR_CHMOD: case VIG_NR_FCHMODAT: case VIG_NR_FCHMODAT2: return VIG_ABI_FILE_CHMOD;
+	case VIG_NR_CHOWN: case VIG_NR_LCHOWN: case VIG_NR_FCHOWNAT: return VIG_ABI_FILE_CHOWN;
+	case VIG_NR_MKDIR: case VIG_NR_MKDIRAT: return VIG_ABI_FILE_MKDIR;
+	default: return 0;
+	}
+}
+
+/* Sends the summary of b (tgid's refused records) and clears its count. */
+static __always_inline void vig_rate_summary(__u32 tgid, struct vig_abi_bucket *b)
+{
+	struct vig_abi_rate *r = vig_reserve(sizeof(*r), VIG_ABI_DROP_FILE);
+
+	if (!r)
+		return; /* counted as a file drop; the count stays for the next summary */
+	vig_fill_hdr(&r->hdr, VIG_ABI_RATE, sizeof(*r), tgid, tgid);
+	r->suppressed = b->suppressed;
+	r->first_ns = b->first_ns;
+	r->last_ns = b->last_ns;
+	__builtin_memcpy(r->comm, b->comm, sizeof(r->comm));
+	vig_submit(r);
+	b->suppressed = 0;
+}
+
+/* 1 when tgid may send a record now (the bucket pays for it), 0 when it is refused. */
+static __always_inline int vig_rate_allow(__u32 tgid, const char *comm)
+{
+	struct vig_abi_bucket *b, nb = {};
+	__u64 now, tat;
+	int ok = 0;
+
+	if (!rate_interval_ns)
+		return 1;
+	now = bpf_ktime_get_boot_ns();
+	b = bpf_map_lookup_elem(&buckets, &tgid);
+	if (!b) {
+		nb.tat = now + rate_interval_ns;
+		__builtin_memcpy(nb.comm, comm, sizeof(nb.comm));
+		bpf_map_update_elem(&buckets, &tgid, &nb, BPF_ANY);
+		return 1;
+	}
+	tat = b->tat > now ? b->tat : now;
+	if (tat - now <= (rate_burst - 1) * rate_interval_ns) {
+		b->tat = tat + rate_interval_ns;
+		ok = 1;
+	} else {
+		vig_count_drop(VIG_ABI_DROP_FILE_RATE);
+		if (!b->suppressed)
+			b->first_ns = now;
+		b->suppressed++;
+		b->last_ns = now;
+	}
+	if (b->suppressed && now - b->first_ns >= VIG_ABI_RATE_WINDOW_NS) {
+		__builtin_memcpy(b->comm, comm, sizeof(b->comm));
+		vig_rate_summary(tgid, b);
+	}
+	return ok;
+}
 
 /* True when path (absolute) starts with a configured prefix. */
 static __always_inline int vig_prefix_match(const char *path)
@@ -94,22 +183,17 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(vig_file_enter, struct pt_regs *regs, long nr)
 {
 	struct vig_abi_file *f;
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 zero = 0, op = 0;
+	__u64 id;
+	__u32 zero = 0, op;
 	__u64 p1 = 0, p2 = 0;
 	int want;
 
-	if (!VIG_SYS_SUPPORTED || (id >> 32) == agent_tgid)
+	op = vig_file_op(nr); /* first: most syscalls leave here, before any helper call */
+	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
-	switch (nr) {
-	case VIG_NR_OPEN: case VIG_NR_CREAT: case VIG_NR_OPENAT: op = VIG_ABI_FILE_OPEN; break;
-	case VIG_NR_UNLINK: case VIG_NR_UNLINKAT: op = VIG_ABI_FILE_UNLINK; break;
-	case VIG_NR_RENAME: case VIG_NR_RENAMEAT: case VIG_NR_RENAMEAT2: op = VIG_ABI_FILE_RENAME; break;
-	case VIG_NR_CHMOD: case VIG_NR_FCHMODAT: case VIG_NR_FCHMODAT2: op = VIG_ABI_FILE_CHMOD; break;
-	case VIG_NR_CHOWN: case VIG_NR_LCHOWN: case VIG_NR_FCHOWNAT: op = VIG_ABI_FILE_CHOWN; break;
-	case VIG_NR_MKDIR: case VIG_NR_MKDIRAT: op = VIG_ABI_FILE_MKDIR; break;
-	default: return 0;
-	}
+	id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == agent_tgid)
+		return 0;
 	f = bpf_map_lookup_elem(&scratch, &zero);
 	if (!f)
 		return 0;
@@ -219,8 +303,11 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(vig_file_exit, struct pt_regs *regs, long ret)
 {
 	struct vig_abi_file *f;
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
 
+	if (!vig_file_op(vig_sys_nr(regs)))
+		return 0; /* not a file syscall: no map lookup on every other syscall's exit */
+	id = bpf_get_current_pid_tgid();
 	f = bpf_map_lookup_elem(&pending, &id);
 	if (!f)
 		return 0;
@@ -241,9 +328,28 @@ int BPF_PROG(vig_file_exit, struct pt_regs *regs, long ret)
 		if (k.ino)
 			bpf_map_update_elem(&seen, &k, &one, BPF_ANY);
 	}
-	if (bpf_ringbuf_output(&events, f, sizeof(*f), 0))
-		vig_count_drop(VIG_ABI_DROP_FILE);
+	if (!vig_rate_allow(id >> 32, f->comm))
+		goto out_delete;
+	vig_output(f, sizeof(*f), VIG_ABI_DROP_FILE);
 out_delete:
 	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}
+
+/* A process left: the summary of what its bucket still holds, then the bucket goes. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vig_file_gone, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct vig_abi_bucket *b;
+
+	if (!rate_interval_ns || BPF_CORE_READ(p, pid) != tgid)
+		return 0;
+	b = bpf_map_lookup_elem(&buckets, &tgid);
+	if (!b)
+		return 0;
+	if (b->suppressed)
+		vig_rate_summary(tgid, b);
+	bpf_map_delete_elem(&buckets, &tgid);
 	return 0;
 }

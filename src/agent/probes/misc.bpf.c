@@ -66,13 +66,14 @@ int BPF_PROG(vig_misc_enter, struct pt_regs *regs, long nr)
 {
 	struct vig_abi_misc *m;
 	struct task_struct *t;
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
 	__u32 zero = 0, op;
 
-	if (!VIG_SYS_SUPPORTED || (id >> 32) == agent_tgid)
+	op = vig_misc_op(nr); /* first: most syscalls leave here, before any helper call */
+	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
-	op = vig_misc_op(nr);
-	if (!op)
+	id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == agent_tgid)
 		return 0;
 	m = bpf_map_lookup_elem(&scratch, &zero);
 	if (!m)
@@ -112,8 +113,11 @@ int BPF_PROG(vig_misc_exit, struct pt_regs *regs, long ret)
 	struct vig_abi_misc *m;
 	struct task_struct *t;
 	const struct cred *c;
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
 
+	if (!vig_misc_op(vig_sys_nr(regs)))
+		return 0; /* not ours: no map lookup on the hot path of every other syscall */
+	id = bpf_get_current_pid_tgid();
 	m = bpf_map_lookup_elem(&pending, &id);
 	if (!m)
 		return 0;
@@ -122,8 +126,7 @@ int BPF_PROG(vig_misc_exit, struct pt_regs *regs, long ret)
 	vig_creds(t, &m->new_uid, &m->new_euid, &m->new_gid, &m->new_egid);
 	c = BPF_CORE_READ(t, cred);
 	bpf_probe_read_kernel(&m->cap_effective, sizeof(m->cap_effective), &c->cap_effective);
-	if (bpf_ringbuf_output(&events, m, sizeof(*m), 0))
-		vig_count_drop(VIG_ABI_DROP_MISC);
+	vig_output(m, sizeof(*m), VIG_ABI_DROP_MISC);
 	bpf_map_delete_elem(&pending, &id);
 	return 0;
 }
@@ -143,6 +146,6 @@ int BPF_PROG(vig_module_load, struct module *mod)
 	m->op = VIG_ABI_MISC_MODULE;
 	bpf_get_current_comm(m->comm, sizeof(m->comm));
 	BPF_CORE_READ_STR_INTO(&m->name, mod, name);
-	bpf_ringbuf_submit(m, 0);
+	vig_submit(m);
 	return 0;
 }

@@ -107,6 +107,14 @@ int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	e->exe_nlink = BPF_CORE_READ(f, f_inode, __i_nlink);
 	e->exe_ino = BPF_CORE_READ(f, f_inode, i_ino);
 	e->exe_dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	e->exe_size = BPF_CORE_READ(f, f_inode, i_size);
+	e->exe_mtime_ns = 0;
+	if (bpf_core_field_exists(f->f_inode->i_mtime_sec)) {
+		struct inode *ino = BPF_CORE_READ(f, f_inode);
+
+		e->exe_mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ull +
+				  BPF_CORE_READ(ino, i_mtime_nsec);
+	}
 	bpf_probe_read_kernel_str(e->exe_dname, sizeof(e->exe_dname),
 				  BPF_CORE_READ(f, f_path.dentry, d_name.name));
 	e->args_len = 0;
@@ -126,7 +134,7 @@ int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	if (len && bpf_probe_read_user(e->args, len, (const void *)as) == 0)
 		e->args_len = len;
 submit:
-	bpf_ringbuf_submit(e, 0);
+	vig_submit(e);
 	return 0;
 }
 
@@ -147,7 +155,7 @@ int BPF_PROG(vig_fork, struct task_struct *parent, struct task_struct *child)
 	/* the child's start time is its own; group_leader may not be set up for reads yet */
 	e->task.start_boot_ns = BPF_CORE_READ(child, start_boottime);
 	e->task.ppid = BPF_CORE_READ(parent, tgid);
-	bpf_ringbuf_submit(e, 0);
+	vig_submit(e);
 	return 0;
 }
 
@@ -172,6 +180,6 @@ int BPF_PROG(vig_exit, struct task_struct *p)
 	e->pad = 0;
 	e->start_boot_ns = BPF_CORE_READ(p, start_boottime);
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
-	bpf_ringbuf_submit(e, 0);
+	vig_submit(e);
 	return 0;
 }

@@ -16,11 +16,21 @@ static __always_inline __u64 vig_sys_arg(struct pt_regs *regs, int n)
 	default: return BPF_CORE_READ(regs, r8);
 	}
 }
+/* Syscall number at tp_btf/sys_exit (what syscall_get_nr() reads), so that an exit program can
+ * leave at once on the syscalls it does not follow instead of looking up its pending map. */
+static __always_inline long vig_sys_nr(struct pt_regs *regs)
+{
+	return regs->orig_ax; /* a direct load: tp_btf hands a trusted pointer */
+}
 #define VIG_SYS_SUPPORTED 1
 #else
 static __always_inline __u64 vig_sys_arg(struct pt_regs *regs, int n)
 {
 	return 0;
+}
+static __always_inline long vig_sys_nr(struct pt_regs *regs)
+{
+	return -1;
 }
 #define VIG_SYS_SUPPORTED 0
 #endif

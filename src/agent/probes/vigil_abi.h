@@ -32,6 +32,7 @@ enum vig_abi_type {
 	VIG_ABI_NET = 4,
 	VIG_ABI_FILE = 5,
 	VIG_ABI_MISC = 6,
+	VIG_ABI_RATE = 7,
 };
 
 /* Drop counter slots (per-CPU array "drops", one per object, index = category). */
@@ -40,7 +41,8 @@ enum vig_abi_drop {
 	VIG_ABI_DROP_NET = 1,
 	VIG_ABI_DROP_FILE = 2,
 	VIG_ABI_DROP_MISC = 3,
-	VIG_ABI_DROP__COUNT = 4,
+	VIG_ABI_DROP_FILE_RATE = 4, /* file records refused by the per-process rate limit */
+	VIG_ABI_DROP__COUNT = 5,
 };
 
 /* Record flags (vig_abi_hdr.flags). */
@@ -86,7 +88,9 @@ struct vig_abi_exec {
 	__u32 exe_nlink;     /* link count of the executed inode (0: deleted or memfd) */
 	__u32 cwd_len;       /* bytes of cwd used */
 	__u64 exe_ino;       /* inode number of the executed file */
-	__u64 exe_dev;       /* s_dev of its super block */
+	__u64 exe_dev;       /* s_dev of its super block (kernel encoding: major << 20 | minor) */
+	__u64 exe_mtime_ns;  /* its mtime (ns since the epoch), 0 when the kernel's inode lacks it */
+	__u64 exe_size;      /* its size in bytes */
 	char filename[VIG_ABI_PATH_LEN];   /* bprm->filename as passed to execve */
 	char exe_dname[VIG_ABI_NAME_LEN];  /* dentry name of the executed file ("memfd:x") */
 	char cwd[VIG_ABI_CWD_LEN];         /* working directory as NUL-terminated components,
@@ -109,21 +113,46 @@ struct vig_abi_exit {
 	char comm[VIG_ABI_COMM_LEN];
 };
 
-/* TCP state change (tp_btf/inet_sock_set_state). */
-#define VIG_ABI_NET_CONNECT 1 /* SYN_SENT -> ESTABLISHED or CLOSE (ports known by then) */
-#define VIG_ABI_NET_ACCEPT 2  /* SYN_RECV -> ESTABLISHED */
-#define VIG_ABI_NET_LISTEN 3  /* CLOSE -> LISTEN */
+/* TCP state change (tp_btf/inet_sock_set_state) or UDP socket call (tp_btf/sys_exit). */
+#define VIG_ABI_NET_CONNECT 1     /* SYN_SENT -> ESTABLISHED or CLOSE (ports known by then) */
+#define VIG_ABI_NET_ACCEPT 2      /* SYN_RECV -> ESTABLISHED */
+#define VIG_ABI_NET_LISTEN 3      /* CLOSE -> LISTEN */
+#define VIG_ABI_NET_UDP_CONNECT 4 /* connect() on a UDP socket */
+#define VIG_ABI_NET_UDP_SEND 5    /* sendto/sendmsg of a UDP socket (first per window and peer) */
+#define VIG_ABI_NET_UDP_RECV 6    /* recvfrom/recvmsg returning the source address (likewise) */
 struct vig_abi_net {
 	struct vig_abi_hdr hdr;
 	__u32 op;             /* VIG_ABI_NET_* */
 	__u16 family;         /* AF_INET (2) or AF_INET6 (10) */
-	__u16 protocol;       /* IPPROTO_TCP (6) */
+	__u16 protocol;       /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
 	__u16 sport;          /* local port, host order */
 	__u16 dport;          /* remote port, host order */
 	__u32 uid;            /* uid of the attributed process */
 	__u8 saddr[16];       /* local address (IPv4 in the first 4 bytes) */
-	__u8 daddr[16];       /* remote address */
+	__u8 daddr[16];       /* remote address (UDP: the peer, sender of a received datagram) */
 	char comm[VIG_ABI_COMM_LEN]; /* comm of the attributed process */
+};
+
+/* Per-process file rate limit summary (file.bpf.c): the file records of one process that the
+ * token bucket refused since the last summary, at most one per process per
+ * VIG_ABI_RATE_WINDOW_NS (file.bpf.c), or when it exits. */
+#define VIG_ABI_RATE_WINDOW_NS (10ull * 1000000000ull) /* at most one summary per process per 10 s */
+
+/* The file sensor's token bucket of one process, value of its "buckets" map (key: tgid). */
+struct vig_abi_bucket {
+	__u64 tat;        /* GCRA theoretical arrival time, CLOCK_BOOTTIME ns */
+	__u64 suppressed; /* records refused since the last summary */
+	__u64 first_ns;   /* first refused record since the last summary */
+	__u64 last_ns;    /* last refused record */
+	char comm[VIG_ABI_COMM_LEN];
+};
+
+struct vig_abi_rate {
+	struct vig_abi_hdr hdr;
+	__u64 suppressed;     /* records refused since the previous summary */
+	__u64 first_ns;       /* CLOCK_BOOTTIME ns of the first refused record */
+	__u64 last_ns;        /* and of the last */
+	char comm[VIG_ABI_COMM_LEN];
 };
 
 /* File operations (tp_btf/sys_enter + sys_exit on the file syscalls). */
@@ -179,12 +208,14 @@ struct vig_abi_misc {
 
 _Static_assert(sizeof(struct vig_abi_hdr) == 32, "vig_abi_hdr layout");
 _Static_assert(sizeof(struct vig_abi_task) == 64, "vig_abi_task layout");
-_Static_assert(sizeof(struct vig_abi_exec) == 32 + 64 + 32 + 256 + 64 + 1024 + 4096, "vig_abi_exec layout");
+_Static_assert(sizeof(struct vig_abi_exec) == 32 + 64 + 48 + 256 + 64 + 1024 + 4096, "vig_abi_exec layout");
 _Static_assert(sizeof(struct vig_abi_fork) == 96, "vig_abi_fork layout");
 _Static_assert(sizeof(struct vig_abi_exit) == 64, "vig_abi_exit layout");
 _Static_assert(sizeof(struct vig_abi_net) == 32 + 16 + 32 + 16, "vig_abi_net layout");
 _Static_assert(sizeof(struct vig_abi_file) == 32 + 40 + 16 + 512, "vig_abi_file layout");
 _Static_assert(sizeof(struct vig_abi_misc) == 32 + 16 + 32 + 32 + 8 + 16 + 64, "vig_abi_misc layout");
+_Static_assert(sizeof(struct vig_abi_rate) == 32 + 24 + 16, "vig_abi_rate layout");
+_Static_assert(sizeof(struct vig_abi_bucket) == 32 + 16, "vig_abi_bucket layout");
 
 /* x86_64 syscall numbers used by the file and misc sensors (the sys_enter/sys_exit raw
  * tracepoints carry the number; other architectures leave those sensors off). */
@@ -218,5 +249,10 @@ _Static_assert(sizeof(struct vig_abi_misc) == 32 + 16 + 32 + 32 + 8 + 16 + 64, "
 #define VIG_NR_FINIT_MODULE 313
 #define VIG_NR_MEMFD_CREATE 319
 #define VIG_NR_BPF 321
+#define VIG_NR_CONNECT 42
+#define VIG_NR_SENDTO 44
+#define VIG_NR_RECVFROM 45
+#define VIG_NR_SENDMSG 46
+#define VIG_NR_RECVMSG 47
 
 #endif /* VIGIL_ABI_H */
