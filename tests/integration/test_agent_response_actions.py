@@ -24,26 +24,12 @@ import uuid
 import harness
 
 REPO = harness.REPO
-VIGIL_AGENT = os.environ.get("VIGIL_AGENT", os.path.join(REPO, "build", "asan", "src", "agent", "vigil-agent"))
-
-
-def skip_reason():
-    if os.geteuid() != 0:
-        return "needs root (the agent)"
-    if not os.access(VIGIL_AGENT, os.X_OK):
-        return "no agent binary at %s (set VIGIL_AGENT)" % VIGIL_AGENT
-    return None
+VIGIL_AGENT = harness.VIGIL_AGENT
+skip_reason = harness.agent_skip_reason
 
 
 def wait_for(fn, what, timeout=90, interval=0.3):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+    return harness.wait_until(fn, what, timeout, interval)
 
 
 @unittest.skipIf(skip_reason(), skip_reason() or "")
@@ -54,40 +40,9 @@ class AgentResponseActionsTest(harness.ServerTestCase):
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="vigil-actions-it-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        r = cls.server.request("POST", "/api/v1/enroll-tokens",
-                               {"name": "it-actions", "uses": 1, "expires_in_s": 3600}, token=cls.token)
-        assert r.status == 201, r
-        cls.state = os.path.join(cls.tmp, "state")
-        cls.log_path = os.path.join(cls.tmp, "agent.log")
-        cls.log = open(cls.log_path, "ab")
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        cls.agent = subprocess.Popen(
-            [VIGIL_AGENT, "--server", "https://127.0.0.1:%d" % cls.server.port,
-             "--cacert", os.path.join(cls.server.data_dir, "tls", "server.crt"),
-             "--state-dir", cls.state, "--enroll", r.json()["token"], "--no-ebpf",
-             "--heartbeat", "2", "--log-level", "debug"],
-            stdout=cls.log, stderr=cls.log, env=env)
-        cls.addClassCleanup(cls.stop_agent)
-        wait_for(lambda: os.path.exists(os.path.join(cls.state, "agent.json")), "enrolment")
-        with open(os.path.join(cls.state, "agent.json")) as f:
-            cls.agent_id = json.load(f)["agent_id"]
-
-    @classmethod
-    def stop_agent(cls):
-        if cls.agent.poll() is None:
-            cls.agent.send_signal(signal.SIGTERM)
-            try:
-                cls.agent.wait(60)
-            except subprocess.TimeoutExpired:
-                cls.agent.kill()
-                cls.agent.wait()
-        cls.log.close()
-        with open(cls.log_path, "rb") as f:
-            log = f.read().decode(errors="replace")
-        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if bad in log:
-                raise AssertionError("sanitizer report in the agent log:\n" + log[-8000:])
+        cls.agent = harness.EnrolledAgent(cls.server, cls.token, cls.tmp, name="it-actions")
+        cls.addClassCleanup(cls.agent.stop)
+        cls.state, cls.log_path, cls.agent_id = cls.agent.state, cls.agent.log_path, cls.agent.agent_id
 
     def agent_log(self):
         with open(self.log_path, "rb") as f:
@@ -95,23 +50,10 @@ class AgentResponseActionsTest(harness.ServerTestCase):
 
     def act(self, type_, params, timeout=60):
         """Queues an action, waits for its end, returns the action object."""
-        r = self.server.request("POST", "/api/v1/agents/%s/actions" % self.agent_id,
-                                {"type": type_, "params": params, "reason": "integration test"},
-                                token=self.token)
-        self.assertEqual(r.status, 201, r)
-        action_id = r.json()["id"]
-
-        def done():
-            g = self.server.request("GET", "/api/v1/actions/%s" % action_id, token=self.token)
-            self.assertEqual(g.status, 200, g)
-            a = g.json()
-            return a if a["status"] in ("succeeded", "failed", "expired", "cancelled") else None
         try:
-            a = wait_for(done, "action %s (%s)" % (action_id, type_), timeout=timeout)
+            return harness.run_action(self.server, self.token, self.agent_id, type_, params, timeout)
         except AssertionError as e:
             raise AssertionError("%s\nagent log:\n%s" % (e, self.agent_log()[-3000:]))
-        self.assertEqual(a["id"], action_id)
-        return a
 
     def succeeded(self, type_, params, timeout=60):
         a = self.act(type_, params, timeout)
@@ -198,9 +140,9 @@ class AgentResponseActionsTest(harness.ServerTestCase):
     def test_query_processes(self):
         a = self.succeeded("query", {"what": "processes"})
         rows = {row["pid"]: row for row in a["result"]["rows"]}
-        self.assertIn(self.agent.pid, rows)
-        self.assertEqual(rows[self.agent.pid]["ppid"], os.getpid())
-        self.assertEqual(rows[self.agent.pid]["name"], "vigil-agent")
+        self.assertIn(self.agent.proc.pid, rows)
+        self.assertEqual(rows[self.agent.proc.pid]["ppid"], os.getpid())
+        self.assertEqual(rows[self.agent.proc.pid]["name"], "vigil-agent")
         self.assertFalse(a["result"]["truncated"])
 
     def test_yara(self):

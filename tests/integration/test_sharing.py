@@ -36,9 +36,10 @@ import uuid
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import REPO, ServerTestCase  # noqa: E402
-from test_agent_response_actions import VIGIL_AGENT, wait_for  # noqa: E402
-from test_agent_response_actions import skip_reason as agent_base_skip  # noqa: E402
+from test_agent_response_actions import wait_for  # noqa: E402
+from harness import agent_skip_reason as agent_base_skip  # noqa: E402
 
 try:
     import jsonschema
@@ -334,44 +335,19 @@ class GatewayFanoutTest(ServerTestCase):
                                        capture_output=True).returncode == 0
         cls.tmp = tempfile.mkdtemp(prefix="vigil-sharing-it-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        r = cls.server.request("POST", "/api/v1/enroll-tokens",
-                               {"name": "it-gateway", "uses": 1, "expires_in_s": 3600}, token=cls.token)
-        assert r.status == 201, r
-        cls.state = os.path.join(cls.tmp, "state")
-        cls.log_path = os.path.join(cls.tmp, "agent.log")
-        cls.log = open(cls.log_path, "ab")
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        cls.agent = subprocess.Popen(
-            [VIGIL_AGENT, "--server", "https://127.0.0.1:%d" % cls.server.port,
-             "--cacert", os.path.join(cls.server.data_dir, "tls", "server.crt"),
-             "--state-dir", cls.state, "--enroll", r.json()["token"], "--no-ebpf",
-             "--heartbeat", "2", "--log-level", "debug"],
-            stdout=cls.log, stderr=cls.log, env=env)
+        cls.agent = harness.EnrolledAgent(cls.server, cls.token, cls.tmp, name="it-gateway")
         cls.addClassCleanup(cls.stop_agent)
-        wait_for(lambda: os.path.exists(os.path.join(cls.state, "agent.json")), "enrolment")
-        with open(os.path.join(cls.state, "agent.json")) as f:
-            cls.agent_id = json.load(f)["agent_id"]
+        cls.agent_id = cls.agent.agent_id
 
     @classmethod
     def stop_agent(cls):
-        if cls.agent.poll() is None:
-            cls.agent.send_signal(signal.SIGTERM)
-            try:
-                cls.agent.wait(60)
-            except subprocess.TimeoutExpired:
-                cls.agent.kill()
-                cls.agent.wait()
-        cls.log.close()
-        subprocess.run(["nft", "delete", "element", "inet", "vigil_block", "block4", "{ %s }" % cls.ADDR],
-                       capture_output=True)
-        if not cls.had_table:
-            subprocess.run(["nft", "delete", "table", "inet", "vigil_block"], capture_output=True)
-        with open(cls.log_path, "rb") as f:
-            log = f.read().decode(errors="replace")
-        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if bad in log:
-                raise AssertionError("sanitizer report in the agent log:\n" + log[-8000:])
+        try:
+            cls.agent.stop()
+        finally:
+            subprocess.run(["nft", "delete", "element", "inet", "vigil_block", "block4", "{ %s }" % cls.ADDR],
+                           capture_output=True)
+            if not cls.had_table:
+                subprocess.run(["nft", "delete", "table", "inet", "vigil_block"], capture_output=True)
 
     def actions(self, type_):
         r = self.server.request("GET", "/api/v1/actions?agent_id=%s" % self.agent_id, token=self.token)
