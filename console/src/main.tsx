@@ -17,6 +17,7 @@ import { IntelScreen, NotifyScreen } from './screens/settings';
 import { AuditScreen, TokensScreen, UsersScreen } from './screens/admin';
 import { ApprovalsScreen } from './screens/response';
 import { ReportsScreen } from './screens/reports';
+import { HuntScreen, HuntsScreen } from './screens/hunts';
 import { TenantSettingsScreen, TenantsScreen } from './screens/tenants';
 import { timeZone } from './util';
 
@@ -40,6 +41,7 @@ const ROUTES: Route[] = [
   { path: '/incidents', label: 'Incidents', perm: 'incidents:read', view: IncidentsScreen, group: 'Monitor' },
   { path: '/reports', label: 'Reports', perm: 'incidents:read', view: ReportsScreen, group: 'Monitor' },
   { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen, group: 'Investigate' },
+  { path: '/hunts', label: 'Retro-hunts', perm: 'events:read', view: HuntsScreen, group: 'Investigate' },
   { path: '/agents', label: 'Agents', perm: 'agents:read', view: AgentsScreen, group: 'Investigate' },
   { path: '/approvals', label: 'Approvals', perm: 'incidents:read', view: ApprovalsScreen, group: 'Respond',
     show: (me) => can(me, 'actions:approve') || can(me, 'actions:request') },
@@ -54,6 +56,7 @@ const ROUTES: Route[] = [
   { path: '/alert', label: 'Alert', perm: 'alerts:read', view: AlertScreen },
   { path: '/process', label: 'Process tree', perm: 'events:read', view: ProcessTreeScreen },
   { path: '/incident', label: 'Incident', perm: 'incidents:read', view: IncidentScreen },
+  { path: '/hunt', label: 'Retro-hunt', perm: 'events:read', view: HuntScreen },
   { path: '/agent', label: 'Agent', perm: 'agents:read', view: AgentScreen },
   { path: '/tenant', label: 'Tenant settings', perm: 'tenants:read', view: TenantSettingsScreen },
 ];

@@ -4,7 +4,8 @@
 // created through the UI, audit chain verification, role-aware and grouped navigation, the dark
 // theme, a real agent's process tree, a customer viewer who never sees another tenant's data,
 // tenant settings and the provider overview, a customer approver approving an action requested
-// from an incident, incident evidence and audit history, reports run and downloaded, and no
+// from an incident, incident evidence and audit history, reports run and downloaded, a retro-hunt
+// started from its screen and followed into the search, and no
 // Content-Security-Policy violation anywhere. Steps run in order and share one server and browser;
 // a screenshot of each main screen goes to tests/screenshots/.
 import assert from 'node:assert/strict';
@@ -561,7 +562,8 @@ step('dark theme follows prefers-color-scheme and the toggle', async () => {
   await shot('search-dark');
   // auto -> light overrides the dark preference
   await page.getByRole('button', { name: /^Theme: auto/ }).click();
-  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  // the theme is applied in an effect after the re-render: wait for it rather than race it
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'light', null, { timeout: 5000 });
   await page.getByRole('button', { name: /^Theme: light/ }).click();
   await page.getByRole('button', { name: /^Theme: dark/ }).click();
   await page.emulateMedia({ colorScheme: 'light' });
@@ -973,6 +975,79 @@ step('reports: define one, run it now with progress, download the file', async (
   // the provider tenant's incident is in it, the customers' are not
   assert.match(body.toString('utf8'), new RegExp(title));
   assert.doesNotMatch(body.toString('utf8'), /host-b-secret|host-a-visible/);
+});
+
+step('retro-hunt: start one from the screen over past events, watch it finish, follow a hit into the search', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  const marker = `hunt${RUN_ID}`;
+  const tok = await call('POST', '/api/v1/tokens', { name: `hunt-ingest-${RUN_ID}`, role: 'ingest', tenant: 'default' });
+  assert.ok(tok.status === 200 || tok.status === 201, tok.text);
+  // three matches 1, 2 and 3 days ago, and one near miss, all older than anything live
+  const ev = (days, cmd) => JSON.stringify({ '@timestamp': new Date(Date.now() - days * 86400e3).toISOString(),
+    event: { category: 'process', type: 'start' }, agent: { id: 'hunt-agent' }, host: { name: `hunt-host-${days}` },
+    process: { command_line: cmd }, message: `past event ${cmd}` });
+  const r = await request(stack.api, 'POST', '/api/v1/events', {
+    body: [ev(1, `sh -c ${marker}`), ev(2, `sh -c ${marker}`), ev(3, `sh -c ${marker}`), ev(2, `sh -c ${marker.slice(0, -1)}`)].join('\n') + '\n',
+    headers: { Authorization: `Bearer ${tok.json.token}`, 'Content-Type': 'application/x-ndjson' } });
+  assert.equal(r.json.accepted, 4, r.text);
+  const title = `Console hunt ${RUN_ID}`;
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('list', { name: 'Investigate' })
+    .getByRole('link', { name: 'Retro-hunts' }).click();
+  await page.getByRole('heading', { name: 'Retro-hunts' }).waitFor();
+  const form = page.getByRole('region', { name: 'Start a retro-hunt' });
+  // the defaults: the last 7 days, a prefilled example, the provider's tenant select and the alert option
+  const from = new Date(await form.getByLabel('From').inputValue());
+  assert.ok(Math.abs(Date.now() - 7 * 86400e3 - from.getTime()) < 5 * 60e3, `default from ${from}`);
+  assert.match(await form.getByLabel('Rule (Sigma YAML)').inputValue(), /^title: /);
+  await form.getByLabel('Tenant').waitFor();
+  await form.getByLabel('Also create alerts').waitFor();
+  await form.getByLabel('Rule (Sigma YAML)').fill([`title: ${title}`, `id: ${crypto.randomUUID()}`, 'level: medium',
+    'logsource: {product: linux, category: process_creation}', 'detection:', '  sel:', `    CommandLine|contains: '${marker}'`,
+    '  condition: sel', ''].join('\n'));
+  await form.getByRole('button', { name: 'Start' }).click();
+  const row = page.getByRole('table', { name: 'Hunts' }).getByRole('row').filter({ hasText: title });
+  // refreshed by the screen itself (no reload): done, 100 %, every match counted
+  await row.getByText('done', { exact: true }).waitFor({ timeout: 20000 });
+  await row.locator('.progress').filter({ hasText: /100 % · day \d+ of \d+ · 3 events scanned · 3 hits/ }).waitFor();
+  assert.equal(await row.getByRole('button', { name: /^Cancel hunt/ }).count(), 0, 'no cancel on a finished hunt');
+  await shot('hunts');
+  await row.getByRole('link', { name: /^Hunt \d+$/ }).click();
+  await page.getByRole('heading', { name: new RegExp(`^Hunt #\\d+: ${title}$`) }).waitFor();
+  assert.match(page.url(), /\/hunt\?id=\d+$/);
+  await page.getByTestId('hunt-hits').filter({ hasText: /^3$/ }).waitFor();
+  await page.getByRole('progressbar', { name: /^Progress of hunt \d+$/ }).waitFor();
+  assert.equal(await page.getByRole('progressbar', { name: /^Progress of hunt/ }).getAttribute('value'), '100');
+  const hits = page.getByRole('list', { name: 'Hit events' }).getByRole('link');
+  assert.equal(await hits.count(), 3);
+  await shot('hunt');
+  const huntUrl = page.url();
+  await hits.first().click();
+  await page.getByRole('heading', { name: 'Event search' }).waitFor();
+  await page.getByTestId('result-count').filter({ hasText: /^1 matching events/ }).waitFor();
+  await page.getByRole('table', { name: 'Events' }).getByText(`past event sh -c ${marker}`).waitFor();
+  // "search these hits" finds all three and not the near miss
+  await page.goto(huntUrl);
+  await page.getByRole('link', { name: 'Search these hits' }).click();
+  await page.getByTestId('result-count').filter({ hasText: /^3 matching events/ }).waitFor();
+  // a stored rule, hunted with alerts: every hit becomes an alert
+  const stored = `Stored hunt ${RUN_ID}`;
+  await addRule(call, [`title: ${stored}`, `id: ${crypto.randomUUID()}`, 'status: test', 'level: medium',
+    'logsource: {product: linux, category: process_creation}', 'detection:', '  sel:', `    CommandLine|contains: '${marker}'`,
+    '  condition: sel', ''].join('\n'));
+  await page.goto(stack.base + '/hunts');
+  await form.getByRole('radio', { name: 'Stored rule' }).check();
+  await form.getByRole('combobox', { name: /^Stored rule/ }).selectOption({ label: `${stored} (default)` });
+  await form.getByLabel('Also create alerts').check();
+  await form.getByRole('button', { name: 'Start' }).click();
+  const row2 = page.getByRole('table', { name: 'Hunts' }).getByRole('row').filter({ hasText: stored });
+  await row2.getByText('done', { exact: true }).waitFor({ timeout: 20000 });
+  await row2.getByRole('link', { name: /^Hunt \d+$/ }).click();
+  await page.getByText('3 created, 0 dropped by exceptions or suppressions').waitFor();
+  const alerts = (await call('GET', '/api/v1/alerts?limit=1000')).json.alerts.filter((x) => x.title === stored);
+  assert.equal(alerts.length, 3, JSON.stringify(alerts));
+  // a hunt that does not exist (or is another tenant's) is "not found"
+  await page.goto(stack.base + '/hunt?id=999999');
+  await page.getByTestId('not-found').waitFor();
 });
 
 step('served with the strict CSP and no violation or script error happened', async () => {

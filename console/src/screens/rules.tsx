@@ -9,7 +9,8 @@ import { cellText, download } from '../util';
 
 type Row = Record<string, unknown>;
 
-const EXAMPLE = `title: Download and execute from /tmp
+/** A small Sigma rule prefilled in the editor (and in the retro-hunt form). */
+export const EXAMPLE = `title: Download and execute from /tmp
 id: 00000000-0000-4000-8000-000000000001
 status: experimental
 level: high
