@@ -105,7 +105,9 @@ enum vig_err vig_act_collect(const struct vig_action_env *env, const char *actio
 			vig_hex(h, 32, hex);
 		}
 		errbuf[0] = 0;
-		err = env->upload(env->upload_arg, action_id, offset, cur, n_cur, final, final ? hex : NULL, errbuf);
+		err = env->upload(env->upload_arg, action_id, offset,
+				  VIG_MAX((uint64_t)st.st_size, offset + n_cur), /* it may have grown */
+				  cur, n_cur, final, final ? hex : NULL, errbuf);
 		if (err != VIG_OK) {
 			if (!errbuf[0])
 				vig_errf(errbuf, err, "upload failed at offset %llu", (unsigned long long)offset);

@@ -33,13 +33,14 @@
 
 #include "common/vig.h"
 
-/* Sends one chunk of a collect action's file: n bytes at offset (chunks in order, n ≤ 1 MiB);
+/* Sends one chunk of a collect action's file: n bytes at offset (chunks in order, n ≤ 1 MiB)
+ * of a file of total bytes (its size when the collection began, for the server's progress);
  * the last call has final set and sha256_hex (64 hex digits) of the whole file, and may carry
  * n = 0. Returns VIG_OK when the server took the chunk; anything else aborts the action with
  * errbuf as the reason. */
 typedef enum vig_err vig_action_upload_fn(void *arg, const char *action_id, uint64_t offset,
-					  const void *data, size_t n, bool final, const char *sha256_hex,
-					  char *errbuf);
+					  uint64_t total, const void *data, size_t n, bool final,
+					  const char *sha256_hex, char *errbuf);
 
 struct vig_fim;
 

@@ -365,12 +365,13 @@ static void test_quarantine_refusals(void **state)
 struct upload_rec {
 	unsigned char *data;
 	size_t len, calls, finals, max_chunk;
+	uint64_t total;
 	char sha[65];
 	bool fail;
 };
 
-static enum vig_err upload_cb(void *arg, const char *action_id, uint64_t offset, const void *data, size_t n, bool final,
-			      const char *sha256_hex, char *errbuf)
+static enum vig_err upload_cb(void *arg, const char *action_id, uint64_t offset, uint64_t total, const void *data,
+			      size_t n, bool final, const char *sha256_hex, char *errbuf)
 {
 	struct upload_rec *u = arg;
 
@@ -378,6 +379,9 @@ static enum vig_err upload_cb(void *arg, const char *action_id, uint64_t offset,
 	if (u->fail)
 		return vig_errf(errbuf, VIG_EIO, "server said 503");
 	assert_int_equal(offset, u->len);
+	assert_true(total >= offset + n); /* the file's size, announced with every chunk */
+	assert_true(u->calls == 0 || total == u->total);
+	u->total = total;
 	assert_true(n <= VIG_ACT_CHUNK_BYTES);
 	assert_int_equal(u->finals, 0);
 	u->data = realloc(u->data, u->len + n + 1);
@@ -426,6 +430,7 @@ static void test_collect(void **state)
 	assert_int_equal(u.calls, 3);
 	assert_int_equal(u.finals, 1);
 	assert_int_equal(u.max_chunk, VIG_ACT_CHUNK_BYTES);
+	assert_int_equal(u.total, n);
 	assert_string_equal(u.sha, sha);
 
 	/* over max_bytes: refused before any upload */

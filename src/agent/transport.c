@@ -735,13 +735,14 @@ struct vig_upload_ctx {
 };
 
 /* vig_action_upload_fn: PUT one chunk of a collect action's file. */
-static enum vig_err vig_transport_upload(void *arg, const char *action_id, uint64_t offset, const void *data,
-					 size_t n, bool final, const char *sha256_hex, char *errbuf)
+static enum vig_err vig_transport_upload(void *arg, const char *action_id, uint64_t offset, uint64_t total,
+					 const void *data, size_t n, bool final, const char *sha256_hex,
+					 char *errbuf)
 {
 	struct vig_upload_ctx *u = arg;
-	char path[256], sha_hdr[128];
-	const char *hdrs[3] = { "Content-Type: application/octet-stream" };
-	size_t nh = 1;
+	char path[256], sha_hdr[128], total_hdr[64];
+	const char *hdrs[4] = { "Content-Type: application/octet-stream", total_hdr };
+	size_t nh = 2;
 	long status = 0;
 	enum vig_err err;
 
@@ -751,6 +752,7 @@ static enum vig_err vig_transport_upload(void *arg, const char *action_id, uint6
 		return vig_errf(errbuf, VIG_EINVAL, "bad action id");
 	snprintf(path, sizeof(path), "/api/v1/agent/actions/%s/upload?offset=%llu", action_id,
 		 (unsigned long long)offset);
+	snprintf(total_hdr, sizeof(total_hdr), "X-Vigil-Upload-Total: %llu", (unsigned long long)total);
 	if (final) {
 		hdrs[nh++] = "X-Vigil-Final: 1";
 		snprintf(sha_hdr, sizeof(sha_hdr), "X-Vigil-Sha256: %s", sha256_hex ? sha256_hex : "");

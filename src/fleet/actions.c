@@ -27,7 +27,7 @@
 
 #define ACTION_COLS                                                                               \
 	"id, tenant_id, agent_id, type, params, reason, status, requested_by, created, delivered, " \
-	"finished, result, error, file_size, file_sha256, upload_bytes"
+	"finished, result, error, file_size, file_sha256, upload_bytes, upload_total"
 
 static const char *const TYPES[] = {"kill",    "quarantine", "restore", "isolate",
 				    "release", "block",      "unblock", "collect",
@@ -67,6 +67,12 @@ static json_t *action_json(sqlite3_stmt *st)
 		json_object_set_new(o, "file", json_pack("{s:I,s:s}", "size",
 							 (json_int_t)sqlite3_column_int64(st, 13),
 							 "sha256", vig_fleet_col_text(st, 14)));
+	else if (o && !strcmp(vig_fleet_col_text(st, 6), "delivered") && !strcmp(vig_fleet_col_text(st, 3), "collect"))
+		json_object_set_new(o, "upload", json_pack("{s:I,s:o}", "received",
+							   (json_int_t)sqlite3_column_int64(st, 15), "total",
+							   sqlite3_column_int64(st, 16) >= 0
+								   ? json_integer(sqlite3_column_int64(st, 16))
+								   : json_null()));
 	return o;
 }
 
@@ -562,18 +568,22 @@ static enum vig_err append_chunk(const char *root, const char *dir, const char *
 	return VIG_OK;
 }
 
+/* Records the bytes received so far, and at the end the file's size and SHA-256; total (the
+ * size the agent announced, -1 unknown) is kept when negative. */
 static enum vig_err set_upload(sqlite3 *h, int64_t id, int64_t bytes, int64_t size,
-			       const char *sha)
+			       const char *sha, int64_t total)
 {
 	sqlite3_stmt *st = NULL;
 	enum vig_err err = VIG_EIO;
 
 	if (sqlite3_prepare_v2(h, "UPDATE agent_actions SET upload_bytes = ?2, file_size = ?3, "
-				  "file_sha256 = ?4 WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+				  "file_sha256 = ?4, upload_total = CASE WHEN ?5 >= 0 THEN ?5 ELSE upload_total END"
+				  " WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, bytes);
 		sqlite3_bind_int64(st, 3, size);
 		vig_fleet_bind_text(st, 4, sha);
+		sqlite3_bind_int64(st, 5, total);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			err = VIG_OK;
 	}
@@ -583,7 +593,7 @@ static enum vig_err set_upload(sqlite3 *h, int64_t id, int64_t bytes, int64_t si
 
 enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, int64_t id,
 				    int64_t offset, const void *data, size_t n, bool final,
-				    const char *sha256_hex, int64_t *expected, char *errbuf)
+				    const char *sha256_hex, int64_t total, int64_t *expected, char *errbuf)
 {
 	char dir[1200], part[1200], fin[1200], got[65];
 	struct action_key k;
@@ -608,8 +618,13 @@ enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, i
 			       (long long)k.upload_bytes);
 		goto out_unlock;
 	}
-	if (offset + (int64_t)n > f->cfg.max_upload_bytes) {
+	if (offset + (int64_t)n > f->cfg.max_upload_bytes || total > f->cfg.max_upload_bytes) {
 		err = vig_errf(errbuf, VIG_ETOOBIG, "file larger than agents.max_upload_bytes");
+		goto out_unlock;
+	}
+	if (total >= 0 && total < offset + (int64_t)n) {
+		err = vig_errf(errbuf, VIG_EINVAL, "X-Vigil-Upload-Total: %lld is less than the bytes sent",
+			       (long long)total);
 		goto out_unlock;
 	}
 	err = file_paths(f, k.tenant, id, dir, part, fin, sizeof(dir), errbuf);
@@ -619,13 +634,13 @@ enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, i
 		goto out_unlock;
 	*expected = offset + (int64_t)n;
 	if (!final) {
-		if (set_upload(h, id, *expected, -1, NULL) != VIG_OK)
+		if (set_upload(h, id, *expected, -1, NULL, total) != VIG_OK)
 			err = vig_errf(errbuf, VIG_EIO, "cannot record the upload");
 		goto out_unlock;
 	}
 	if (!sha256_hex || !sha256_file(part, got, &size) || strcasecmp(got, sha256_hex) != 0) {
 		unlink(part);
-		set_upload(h, id, 0, -1, NULL);
+		set_upload(h, id, 0, -1, NULL, -1);
 		*expected = 0;
 		err = vig_errf(errbuf, VIG_EINVAL, "X-Vigil-Sha256 does not match the received file");
 		goto out_unlock;
@@ -634,7 +649,7 @@ enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, i
 		err = vig_errf(errbuf, VIG_EIO, "cannot store %s: %s", fin, strerror(errno));
 		goto out_unlock;
 	}
-	if (set_upload(h, id, size, size, got) != VIG_OK)
+	if (set_upload(h, id, size, size, got, size) != VIG_OK)
 		err = vig_errf(errbuf, VIG_EIO, "cannot record the upload");
 out_unlock:
 	vig_db_unlock(f->db);

@@ -49,7 +49,8 @@ static const char SCHEMA[] =
 	"  error TEXT,"
 	"  upload_bytes INTEGER NOT NULL DEFAULT 0,"
 	"  file_size INTEGER NOT NULL DEFAULT -1,"
-	"  file_sha256 TEXT);"
+	"  file_sha256 TEXT,"
+	"  upload_total INTEGER NOT NULL DEFAULT -1);"
 	"CREATE INDEX IF NOT EXISTS agent_actions_agent ON agent_actions(agent_id, status, id);"
 	"CREATE INDEX IF NOT EXISTS agent_actions_tenant ON agent_actions(tenant_id, id);"
 	"CREATE INDEX IF NOT EXISTS agent_actions_status ON agent_actions(status, created);";
@@ -79,6 +80,10 @@ struct vig_fleet *vig_fleet_open(struct vig_db *db, const char *ca_dir,
 	f->cfg = *cfg;
 	h = vig_db_lock(db);
 	rc = sqlite3_exec(h, SCHEMA, NULL, NULL, &msg);
+	if (rc == SQLITE_OK && sqlite3_exec(h, "SELECT upload_total FROM agent_actions LIMIT 0", NULL, NULL,
+					    NULL) != SQLITE_OK) /* a table made before the column existed */
+		rc = sqlite3_exec(h, "ALTER TABLE agent_actions ADD COLUMN upload_total INTEGER NOT NULL DEFAULT -1",
+				  NULL, NULL, &msg);
 	vig_db_unlock(db);
 	if (rc != SQLITE_OK) {
 		vig_errf(errbuf, VIG_EIO, "fleet schema: %s", msg ? msg : "sqlite error");

@@ -260,10 +260,12 @@ enum vig_err vig_fleet_actions_expire(struct vig_fleet *f, int64_t now, int64_t 
  * (VIG_ECONFLICT otherwise, with the expected offset in *expected). The file grows in
  * collected_dir/<tenant>/<id>.part; with final, sha256_hex must equal the SHA-256 of the
  * whole file (VIG_EINVAL otherwise, and the partial file is discarded), which then becomes
- * collected_dir/<tenant>/<id>. Total size bounded by max_upload_bytes (VIG_ETOOBIG). */
+ * collected_dir/<tenant>/<id>. Total size bounded by max_upload_bytes (VIG_ETOOBIG). total is
+ * the file's size as the agent announced it (-1: not said), shown with the bytes received as
+ * the action's "upload" progress while it is delivered; less than what was sent is VIG_EINVAL. */
 enum vig_err vig_fleet_upload_chunk(struct vig_fleet *f, const char *agent_id, int64_t id,
 				    int64_t offset, const void *data, size_t n, bool final,
-				    const char *sha256_hex, int64_t *expected, char *errbuf);
+				    const char *sha256_hex, int64_t total, int64_t *expected, char *errbuf);
 /* The path and checksum of a collect action's stored file, for an actor allowed to see the
  * action (agents:read). path gets at most cap bytes. VIG_ENOTFOUND when no file. */
 enum vig_err vig_fleet_upload_file(struct vig_fleet *f, const struct vig_principal *actor,

@@ -575,31 +575,40 @@ static void test_upload(void **state)
 	kid = json_integer_value(json_object_get(a, "id"));
 	json_decref(a);
 	/* not delivered yet */
-	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, &exp, err),
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, -1, &exp, err),
 			 VIG_ECONFLICT);
 	assert_int_equal(vig_fleet_action_take(f->fl, id, 10, T0, &taken, err), VIG_OK);
 	json_decref(taken);
-	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, kid, 0, data, 5, false, NULL, &exp, err),
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, kid, 0, data, 5, false, NULL, -1, &exp, err),
 			 VIG_ECONFLICT);
-	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, &exp, err),
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, -1, &exp, err),
 			 VIG_OK);
 	assert_int_equal(exp, 5);
 	/* out of order */
-	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 9, data, 5, false, NULL, &exp, err),
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 9, data, 5, false, NULL, -1, &exp, err),
 			 VIG_ECONFLICT);
 	assert_int_equal(exp, 5);
 	/* wrong hash: discarded, start again */
 	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 5, data + 5, strlen(data) - 5, true,
-						"00", &exp, err),
+						"00", -1, &exp, err),
 			 VIG_EINVAL);
 	assert_int_equal(exp, 0);
 	assert_int_equal(vig_fleet_upload_file(f->fl, &f->a_admin, aid, path, sizeof(path), sha, &size,
 					       err),
 			 VIG_ENOTFOUND);
-	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, &exp, err),
+	/* with the size announced: progress while it is delivered; a total below what came is refused */
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL, 3, &exp, err),
+			 VIG_EINVAL);
+	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, data, 5, false, NULL,
+						(int64_t)strlen(data), &exp, err),
 			 VIG_OK);
+	assert_int_equal(vig_fleet_action_get(f->fl, &f->a_viewer, aid, &a, err), VIG_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "upload"), "received")), 5);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "upload"), "total")),
+			 (json_int_t)strlen(data));
+	json_decref(a);
 	assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 5, data + 5, strlen(data) - 5, true,
-						want, &exp, err),
+						want, (int64_t)strlen(data), &exp, err),
 			 VIG_OK);
 	assert_int_equal(vig_fleet_upload_file(f->fl, &f->b_admin, aid, path, sizeof(path), sha, &size,
 					       err),
@@ -625,11 +634,11 @@ static void test_upload(void **state)
 	{ /* too big: the file, the chunk */
 		static char big[VIG_FLEET_CHUNK_MAX];
 
-		assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, big, 100001, false, NULL, &exp,
+		assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, big, 100001, false, NULL, -1, &exp,
 							err),
 				 VIG_ETOOBIG);
 		assert_int_equal(vig_fleet_upload_chunk(f->fl, id, aid, 0, big, VIG_FLEET_CHUNK_MAX + 1,
-							false, NULL, &exp, err),
+							false, NULL, -1, &exp, err),
 				 VIG_ETOOBIG);
 	}
 }

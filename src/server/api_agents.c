@@ -524,9 +524,10 @@ void vig_api_agent_action_upload(struct vig_req *r)
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
 	const char *fin = header(r, "X-Vigil-Final"), *sha = header(r, "X-Vigil-Sha256");
+	const char *tot = header(r, "X-Vigil-Upload-Total");
 	char errbuf[VIG_ERRBUF_SIZE] = "", exp_s[32];
 	bool final = fin && strcmp(fin, "1") == 0;
-	int64_t id, offset, expected = 0;
+	int64_t id, offset, expected = 0, total = -1;
 	enum vig_err err;
 	json_t *after;
 
@@ -536,9 +537,13 @@ void vig_api_agent_action_upload(struct vig_req *r)
 		vig_reply_err(r, VIG_EINVAL, "offset: required");
 		return;
 	}
+	if (tot && (!vig_parse_i64(tot, strlen(tot), &total) || total < 0)) {
+		vig_reply_err(r, VIG_EINVAL, "X-Vigil-Upload-Total: expected the file's size in bytes");
+		return;
+	}
 	err = vig_fleet_upload_chunk(r->srv->fleet, agent_of(r), id, offset,
-				     len ? evbuffer_pullup(in, -1) : NULL, len, final, sha, &expected,
-				     errbuf);
+				     len ? evbuffer_pullup(in, -1) : NULL, len, final, sha, total,
+				     &expected, errbuf);
 	snprintf(exp_s, sizeof(exp_s), "%lld", (long long)expected);
 	vig_req_header(r, "X-Vigil-Offset", exp_s);
 	if (err != VIG_OK) {

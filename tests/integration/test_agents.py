@@ -383,7 +383,13 @@ class AgentsTest(ServerTestCase):
         self.assertEqual(r.status, 404)
         good = dict(oct_, **{"X-Vigil-Final": "1",
                              "X-Vigil-Sha256": hashlib.sha256(data).hexdigest()})
-        self.assertEqual(a.request("PUT", up % (aid, 0), data[:1000], headers=oct_).status, 200)
+        sized = dict(oct_, **{"X-Vigil-Upload-Total": "3000"})
+        self.assertEqual(a.request("PUT", up % (aid, 0), data[:1000], headers=sized).status, 200)
+        # the progress the console shows while the file comes in
+        prog = self.server.request("GET", "/api/v1/actions/%d" % aid, token=self.tok_a).json()["upload"]
+        self.assertEqual(prog, {"received": 1000, "total": 3000})
+        self.assertEqual(a.request("PUT", up % (aid, 1000), data[1000:2000],
+                                   headers=dict(oct_, **{"X-Vigil-Upload-Total": "x"})).status, 400)
         r = a.request("PUT", up % (aid, 1000), data[1000:], headers=good)
         self.assertEqual(r.status, 200, r)
         r = a.request("POST", "/api/v1/agent/actions/%d/result" % aid,

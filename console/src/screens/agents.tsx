@@ -3,9 +3,9 @@
 // to request an action), and enrolment tokens. The API is docs/agent-protocol.md's.
 import { useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
-import { Card, DataTable, ErrorBox, useAction, useApi, Value } from '../components';
+import { Card, DataTable, ErrorBox, useAction, useApi, usePoll, Value } from '../components';
 import { linkClick, useLocation } from '../router';
-import { cellText, fmtTime } from '../util';
+import { cellText, fmtBytes, fmtTime } from '../util';
 import { TenantSelect } from './admin';
 
 type Row = Record<string, unknown>;
@@ -129,6 +129,9 @@ export function AgentScreen({ me }: { me: Me }) {
   const a = useApi<Row>(id ? `/agents/${encodeURIComponent(id)}` : null, undefined, [id]);
   const inv = useApi<Row>(id ? `/agents/${encodeURIComponent(id)}/inventory` : null, undefined, [id]);
   const actions = useApi<{ actions: Row[] }>(id ? '/actions' : null, { agent: id, limit: 100 }, [id]);
+  // while an action waits or runs (a collect's file coming in), its status and progress refresh
+  usePoll(actions.reload, 2000,
+    !!actions.data?.actions.some((r) => r.status === 'queued' || r.status === 'delivered'));
   const act = useAction();
   if (!id) return <p class="empty">No agent given.</p>;
   const ag = a.data;
@@ -223,6 +226,7 @@ function ActionList({ rows, me, onChange }: { rows: Row[]; me: Me; onChange: () 
                   if (await act.run(() => api.post(`/actions/${encodeURIComponent(id)}/cancel`))) onChange();
                 }}>Cancel</button>
               )}
+              {r.type === 'collect' && r.status === 'delivered' && <UploadProgress id={id} up={r.upload as Row | undefined} />}
               {r.type === 'collect' && r.status === 'succeeded' && <> <a href={`/api/v1/actions/${encodeURIComponent(id)}/file`} download>download</a></>}
               {open === id && (
                 <pre class="result" aria-label="Result">{r.error ? `error: ${cellText(r.error)}\n` : ''}{JSON.stringify(r.result ?? null, null, 2)}</pre>
@@ -232,6 +236,20 @@ function ActionList({ rows, me, onChange }: { rows: Row[]; me: Me; onChange: () 
         })}
       </ul>
     </>
+  );
+}
+
+/** How much of a collected file has reached vigild (the agent announces the file's size). */
+function UploadProgress({ id, up }: { id: string; up: Row | undefined }) {
+  if (!up) return null;
+  const got = Number(up.received ?? 0);
+  const total = typeof up.total === 'number' ? up.total : null;
+  return (
+    <span class="progress">
+      {' '}<progress max={total ?? undefined} value={total === null ? undefined : got}
+        aria-label={`Upload of action ${id}`} />{' '}
+      {fmtBytes(got)}{total !== null ? ` of ${fmtBytes(total)}` : ''} received
+    </span>
   );
 }
 
