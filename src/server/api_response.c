@@ -61,12 +61,29 @@ static void notify_request(struct vig_server *srv, const char *kind, json_t *req
 	vig_notify_server_emit(srv, json_string_value(json_object_get(req, "tenant")), kind, "high", NULL, title, req);
 }
 
+/* Tells the stream's subscribers of req's tenant that it changed (the approvals inbox and the
+ * incident page reload on `event: approval`). */
+static void publish_request(struct vig_server *srv, json_t *req)
+{
+	json_t *o = json_pack("{s:O?,s:O?,s:O?,s:O?}", "id", json_object_get(req, "id"), "incident_id",
+			      json_object_get(req, "incident_id"), "status", json_object_get(req, "status"),
+			      "type", json_object_get(req, "type"));
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	const char *tenant = json_string_value(json_object_get(req, "tenant"));
+
+	if (text && tenant)
+		vig_server_publish(srv, "approval", tenant, text);
+	free(text);
+	json_decref(o);
+}
+
 static void on_check_event(void *ctx, const char *kind, json_t *req)
 {
 	struct vig_server *srv = ctx;
 
 	atomic_fetch_add(!strcmp(kind, "approval.expired") ? &srv->approvals_expired
 							  : &srv->approvals_escalated, 1);
+	publish_request(srv, req);
 	notify_request(srv, kind, req);
 }
 
@@ -163,6 +180,7 @@ static void requested(struct vig_server *srv, int64_t id)
 	if (vig_resp_get(srv->db, &sys, id, &req, errbuf) != VIG_OK)
 		return;
 	wake_agent(srv, req);
+	publish_request(srv, req);
 	if (!strcmp(json_string_value(json_object_get(req, "status")), "pending_approval"))
 		notify_request(srv, "approval.requested", req);
 	json_decref(req);
@@ -207,6 +225,8 @@ void vig_response_action_result(struct vig_server *srv, int64_t action_id)
 		vig_warn("response", "result not recorded", "action=%lld err=\"%s\"", (long long)action_id, errbuf);
 		return;
 	}
+	if (req)
+		publish_request(srv, req);
 	if (req && !strcmp(json_string_value(json_object_get(req, "type")), "collect") &&
 	    !strcmp(json_string_value(json_object_get(req, "status")), "succeeded")) {
 		struct vig_principal sys;
@@ -324,8 +344,10 @@ static void decide(struct vig_req *r, bool approve)
 	if (!bad) {
 		err = vig_resp_decide(r->srv->db, r->srv->fleet, &r->who, id, approve, reason, vig_time_now(), &out,
 				      errbuf);
-		if (err == VIG_OK)
+		if (err == VIG_OK) {
 			wake_agent(r->srv, out);
+			publish_request(r->srv, out);
+		}
 		reply(r, err, errbuf, out, 200);
 	}
 	json_decref(body);
@@ -358,6 +380,8 @@ void vig_api_response_request_cancel(struct vig_req *r)
 		enum vig_err err = vig_resp_cancel(r->srv->db, r->srv->fleet, &r->who, id, reason, vig_time_now(),
 						   &out, errbuf);
 
+		if (err == VIG_OK)
+			publish_request(r->srv, out);
 		reply(r, err, errbuf, out, 200);
 	}
 	json_decref(body);

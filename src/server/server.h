@@ -36,5 +36,8 @@ int vig_server_port(const struct vig_server *srv);
  * allowed to see tenant. Thread-safe; VIG_EBUSY if the hand-over queue is full. */
 enum vig_err vig_server_publish_alert(struct vig_server *srv, const char *tenant,
 				      const char *alert_json);
+/* The same for any event name (at most 15 bytes): `event: <event>` with json. */
+enum vig_err vig_server_publish(struct vig_server *srv, const char *event, const char *tenant,
+				const char *json);
 
 #endif

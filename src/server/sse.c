@@ -1,10 +1,11 @@
 /*
- * sse.c - GET /api/v1/stream: server-sent events of new alerts.
+ * sse.c - GET /api/v1/stream: server-sent events of new alerts (`event: alert`) and of response
+ * requests that changed (`event: approval`, for the approvals inbox).
  *
  * A subscriber is a chunked reply kept open; every sse.heartbeat_s a comment line keeps
- * proxies from closing it and finds dead clients. vig_server_publish_alert() may be called
- * from any thread: it queues (bounded) the alert and activates pub_ev; the loop thread then
- * writes `event: alert` to each subscriber whose principal may see the alert's tenant. A
+ * proxies from closing it and finds dead clients. vig_server_publish() may be called from any
+ * thread: it queues (bounded) the event and activates pub_ev; the loop thread then writes it
+ * to each subscriber whose principal may see the event's tenant. A
  * subscriber whose unsent output exceeds sse.buffer_bytes is disconnected and counted: one slow
  * client never holds memory for everyone.
  *
@@ -33,6 +34,7 @@ struct sse_sub {
 };
 
 struct pending_alert {
+	char event[16];
 	char tenant[VIG_NAME_MAX];
 	char *json;
 	struct pending_alert *next;
@@ -136,7 +138,7 @@ static void on_publish(evutil_socket_t fd, short what, void *arg)
 	for (; a; a = next) {
 		next = a->next;
 		vig_buf_reset(&msg);
-		vig_buf_printf(&msg, "event: alert\ndata: %s\n\n", a->json);
+		vig_buf_printf(&msg, "event: %s\ndata: %s\n\n", a->event, a->json);
 		for (s = hub->subs; s && vig_buf_err(&msg) == VIG_OK; s = snext) {
 			snext = s->next;
 			if (vig_principal_can_access_tenant(&s->r->who, a->tenant))
@@ -186,17 +188,24 @@ void vig_api_stream(struct vig_req *r)
 enum vig_err vig_server_publish_alert(struct vig_server *srv, const char *tenant,
 				      const char *alert_json)
 {
+	return vig_server_publish(srv, "alert", tenant, alert_json);
+}
+
+enum vig_err vig_server_publish(struct vig_server *srv, const char *event, const char *tenant,
+				const char *json)
+{
 	struct vig_sse *hub = srv->sse;
 	struct pending_alert *a;
 
-	if (!tenant || !alert_json || strlen(tenant) >= VIG_NAME_MAX)
+	if (!hub || !tenant || !json || strlen(tenant) >= VIG_NAME_MAX || strlen(event) >= sizeof(a->event))
 		return VIG_EINVAL;
 	a = calloc(1, sizeof(*a));
-	if (!a || !(a->json = strdup(alert_json))) {
+	if (!a || !(a->json = strdup(json))) {
 		free(a);
 		return VIG_ENOMEM;
 	}
 	memcpy(a->tenant, tenant, strlen(tenant) + 1);
+	memcpy(a->event, event, strlen(event) + 1);
 	pthread_mutex_lock(&hub->mu);
 	if (hub->qn >= PUBLISH_QUEUE_MAX) {
 		pthread_mutex_unlock(&hub->mu);

@@ -82,12 +82,16 @@ class StreamReader(threading.Thread):
             return
 
     def alerts(self):
+        return self.events("alert")
+
+    def events(self, name):
+        """The data of every `event: name` that arrived, decoded."""
         with self.lock:
             text = self.buf.decode(errors="replace")
         out = []
         for block in text.split("\n\n"):
             lines = block.split("\n")
-            if "event: alert" in lines:
+            if "event: " + name in lines:
                 data = [x[6:] for x in lines if x.startswith("data: ")]
                 if data:
                     out.append(json.loads(data[0]))

@@ -31,7 +31,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, ServerTestCase  # noqa: E402
 from test_agents import Agent  # noqa: E402
-from test_alerts import RULE_FMT, YAML, proc_event, wait_for  # noqa: E402
+from test_alerts import RULE_FMT, YAML, StreamReader, proc_event, wait_for  # noqa: E402
 
 VIGIL_AGENT = os.environ.get("VIGIL_AGENT", os.path.join(REPO, "build", "asan", "src", "agent", "vigil-agent"))
 
@@ -99,6 +99,10 @@ class ResponseApiTest(ServerTestCase):
         self.assertTrue(rows and "Duty" in json.dumps(rows))
 
     def test_approve_then_cancel(self):
+        live_a = StreamReader(self.server, self.approver_a)  # the inbox's live updates
+        live_b = StreamReader(self.server, self.approver_b)
+        self.addCleanup(live_a.close)
+        self.addCleanup(live_b.close)
         j = self.request_action()
         rid = j["id"]
         self.assertIsNone(j["action_id"])
@@ -125,6 +129,11 @@ class ResponseApiTest(ServerTestCase):
                      token=self.analyst)
         self.assertEqual((j["status"], j["action_status"]), ("cancelled", "cancelled"))
         self.req("POST", "/api/v1/response-requests/%d/cancel" % rid, {}, token=self.analyst, status=409)
+        seen = wait_for(lambda: [e["status"] for e in live_a.events("approval") if e["id"] == rid]
+                        if len([e for e in live_a.events("approval") if e["id"] == rid]) >= 3 else None,
+                        what="approval events on the stream")
+        self.assertEqual(seen, ["pending_approval", "queued", "cancelled"])
+        self.assertEqual([e for e in live_b.events("approval") if e["id"] == rid], [])
         inc = self.req("GET", "/api/v1/incidents/%d" % self.incident)
         kinds = [e["kind"] for e in inc["timeline"]]
         for k in ("response.request", "response.approve", "response.queued", "response.cancel"):

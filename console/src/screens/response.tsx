@@ -38,7 +38,24 @@ export interface ResponseRequest {
   error?: string | null;
 }
 
-const POLL_MS = 4000;
+const POLL_MS = 30000; // a fallback: changes arrive on the stream (useApprovalEvents)
+
+/** Calls reload whenever the server's event stream says a response request changed (its
+ * `approval` events: created, decided, escalated, expired, cancelled, answered by the agent). */
+function useApprovalEvents(reload: () => void, incidentId?: number | string): void {
+  const ref = useRef(reload);
+  ref.current = reload;
+  useEffect(() => {
+    const es = new EventSource('/api/v1/stream');
+    es.addEventListener('approval', (ev) => {
+      try {
+        const d = JSON.parse((ev as MessageEvent).data) as { incident_id?: number };
+        if (incidentId === undefined || String(d.incident_id) === String(incidentId)) ref.current();
+      } catch { /* not ours */ }
+    });
+    return () => es.close();
+  }, [incidentId]);
+}
 const FINAL = ['rejected', 'expired', 'cancelled', 'succeeded', 'failed'];
 const STATUSES = ['pending', 'queued', 'succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'all'];
 
@@ -93,6 +110,7 @@ export function ApprovalsScreen({ me }: { me: Me }) {
   const status = loc.params.get('status') ?? 'pending';
   const r = useApi<{ requests: ResponseRequest[] }>('/approvals', { status: status === 'all' ? '' : status, limit: 500 }, [status]);
   usePoll(r.reload, POLL_MS);
+  useApprovalEvents(r.reload);
   const now = useNow();
   const rows = r.data?.requests ?? [];
   const approver = can(me, 'actions:approve');
@@ -160,6 +178,7 @@ export function IncidentActions({ me, incidentId, tenant, onChange }: {
   const r = useApi<{ requests: ResponseRequest[] }>(`/incidents/${incidentId}/actions`, undefined, [incidentId]);
   const rows = r.data?.requests ?? [];
   usePoll(r.reload, POLL_MS, rows.some((x) => !FINAL.includes(x.status)));
+  useApprovalEvents(r.reload, incidentId);
   // the incident's timeline records every step: reload it when a status moved
   const states = rows.map((x) => `${x.id}:${x.status}:${x.action_status ?? ''}`).join(',');
   const seen = useRef(states);
