@@ -335,9 +335,18 @@ enum vig_err vig_audit_list(struct vig_db *db, const struct vig_principal *actor
 			    const char *tenant, int64_t before_id, int limit,
 			    struct vig_audit_row **out, size_t *n, char *errbuf)
 {
+	return vig_audit_list_objects(db, actor, tenant, before_id, limit, NULL, 0, out, n, errbuf);
+}
+
+enum vig_err vig_audit_list_objects(struct vig_db *db, const struct vig_principal *actor,
+				    const char *tenant, int64_t before_id, int limit,
+				    const struct vig_audit_object *objs, size_t n_objs,
+				    struct vig_audit_row **out, size_t *n, char *errbuf)
+{
 	struct vig_audit_row *rows = NULL;
 	const char *scope = NULL;
 	sqlite3_stmt *st = NULL;
+	struct vig_buf sql;
 	sqlite3 *c;
 	enum vig_err err;
 	size_t count = 0;
@@ -347,6 +356,8 @@ enum vig_err vig_audit_list(struct vig_db *db, const struct vig_principal *actor
 	*n = 0;
 	if (!vig_principal_can(actor, VIG_PERM_AUDIT_READ))
 		return vig_errf(errbuf, VIG_EPERM, "audit:read required");
+	if (n_objs > VIG_AUDIT_OBJECTS_MAX)
+		return vig_errf(errbuf, VIG_EINVAL, "at most %d objects", VIG_AUDIT_OBJECTS_MAX);
 	err = vig_principal_scope(actor, tenant, &scope, errbuf);
 	if (err)
 		return err;
@@ -354,17 +365,30 @@ enum vig_err vig_audit_list(struct vig_db *db, const struct vig_principal *actor
 	rows = calloc((size_t)limit, sizeof(*rows));
 	if (!rows)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	vig_buf_init(&sql, 16 << 10);
+	vig_buf_adds(&sql, "SELECT " VERIFY_COLS " FROM audit_log"
+			   " WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 <= 0 OR id < ?2)");
+	for (size_t i = 0; i < n_objs; i++) /* (object_type, object_id) is indexed */
+		vig_buf_printf(&sql, "%s(object_type = ?%zu AND object_id = ?%zu)", i ? " OR " : " AND (",
+			       4 + 2 * i, 5 + 2 * i);
+	vig_buf_adds(&sql, n_objs ? ") ORDER BY id DESC LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
+	if (vig_buf_err(&sql) != VIG_OK) {
+		vig_buf_release(&sql);
+		free(rows);
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	}
 	c = vig_db_lock(db);
-	err = vig_db_prepare(c,
-			     "SELECT " VERIFY_COLS " FROM audit_log"
-			     " WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 <= 0 OR id < ?2)"
-			     " ORDER BY id DESC LIMIT ?3",
-			     &st, errbuf);
+	err = vig_db_prepare(c, sql.data, &st, errbuf);
+	vig_buf_release(&sql);
 	if (err)
 		goto out_unlock;
 	bind_opt(st, 1, scope);
 	sqlite3_bind_int64(st, 2, before_id);
 	sqlite3_bind_int(st, 3, limit);
+	for (size_t i = 0; i < n_objs; i++) {
+		sqlite3_bind_text(st, (int)(4 + 2 * i), objs[i].type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, (int)(5 + 2 * i), objs[i].id, -1, SQLITE_STATIC);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit) {
 		if (!read_row(st, &rows[count++])) {
 			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");

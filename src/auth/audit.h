@@ -94,6 +94,20 @@ enum vig_err vig_audit_list(struct vig_db *db, const struct vig_principal *actor
 			    const char *tenant, int64_t before_id, int limit,
 			    struct vig_audit_row **out, size_t *n, char *errbuf);
 
+/* One object whose rows vig_audit_list_objects() returns: object_type and object_id as the
+ * audit rows carry them ("incident", "42"). */
+struct vig_audit_object {
+	const char *type;
+	const char *id;
+};
+#define VIG_AUDIT_OBJECTS_MAX 100
+/* vig_audit_list() limited to the rows of the n objects of objs (n 1..VIG_AUDIT_OBJECTS_MAX;
+ * n = 0 does not filter). */
+enum vig_err vig_audit_list_objects(struct vig_db *db, const struct vig_principal *actor,
+				    const char *tenant, int64_t before_id, int limit,
+				    const struct vig_audit_object *objs, size_t n_objs,
+				    struct vig_audit_row **out, size_t *n, char *errbuf);
+
 /* Frees n rows from vig_audit_list(); NULL does nothing. */
 void vig_audit_rows_free(struct vig_audit_row *rows, size_t n);
 

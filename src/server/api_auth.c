@@ -490,17 +490,44 @@ static json_t *nullable(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* ?objects=type:id,type:id... into objs (pointing into buf); false after replying 400. */
+static bool audit_objects(struct vig_req *r, char *buf, size_t cap, struct vig_audit_object *objs, size_t *n)
+{
+	char *p, *save = NULL;
+	int rc = vig_req_query(r, "objects", buf, cap);
+
+	*n = 0;
+	if (rc <= 0)
+		return rc == 0;
+	for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(p, ':');
+
+		if (!colon || colon == p || !colon[1] || strspn(p, "abcdefghijklmnopqrstuvwxyz_") != (size_t)(colon - p) ||
+		    *n == VIG_AUDIT_OBJECTS_MAX) {
+			vig_reply_err(r, VIG_EINVAL, "objects: up to 100 type:id pairs, comma-separated "
+						     "(e.g. incident:12,evidence:3)");
+			return false;
+		}
+		*colon = '\0';
+		objs[*n].type = p;
+		objs[(*n)++].id = colon + 1;
+	}
+	return true;
+}
+
 void vig_api_audit_list(struct vig_req *r)
 {
-	char errbuf[VIG_ERRBUF_SIZE] = "", tenant[VIG_NAME_MAX] = "", num[32] = "";
+	char errbuf[VIG_ERRBUF_SIZE] = "", tenant[VIG_NAME_MAX] = "", num[32] = "", objbuf[4096];
+	struct vig_audit_object objs[VIG_AUDIT_OBJECTS_MAX];
 	struct vig_audit_row *rows = NULL;
 	int64_t before = 0, limit = 100;
 	enum vig_err err;
-	size_t n = 0;
+	size_t n = 0, n_objs = 0;
 	json_t *arr;
 	int rc;
 
-	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0)
+	if (vig_req_query(r, "tenant", tenant, sizeof(tenant)) < 0 ||
+	    !audit_objects(r, objbuf, sizeof(objbuf), objs, &n_objs))
 		return;
 	rc = vig_req_query(r, "limit", num, sizeof(num));
 	if (rc < 0 || (rc > 0 && !vig_parse_i64(num, strlen(num), &limit))) {
@@ -516,7 +543,8 @@ void vig_api_audit_list(struct vig_req *r)
 	}
 	if (limit < 1 || limit > VIG_AUDIT_LIST_MAX)
 		limit = VIG_MIN(VIG_MAX(limit, 1), VIG_AUDIT_LIST_MAX);
-	err = vig_audit_list(r->srv->db, &r->who, tenant, before, (int)limit, &rows, &n, errbuf);
+	err = vig_audit_list_objects(r->srv->db, &r->who, tenant, before, (int)limit, objs, n_objs, &rows, &n,
+				     errbuf);
 	if (err != VIG_OK) {
 		reply_auth_err(r, err, errbuf);
 		return;

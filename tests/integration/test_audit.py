@@ -42,6 +42,17 @@ class AuditTest(unittest.TestCase):
             v = s.request("POST", "/api/v1/audit/verify", token=tok).json()
             self.assertTrue(v["ok"])
             self.assertEqual(v["rows"], len(rows))
+            # the rows of given objects only (an incident page's audit history)
+            inc = s.request("POST", "/api/v1/incidents", {"title": "audited"}, token=tok).json()["id"]
+            s.request("POST", "/api/v1/incidents/%d/comments" % inc, {"body": "noted"}, token=tok)
+            mine = s.request("GET", "/api/v1/audit?objects=incident:%d,user:%d" % (inc, uid),
+                             token=tok).json()["audit"]
+            self.assertEqual({(a["object_type"], a["object_id"]) for a in mine},
+                             {("incident", str(inc)), ("user", str(uid))})
+            self.assertEqual({a["action"] for a in mine if a["object_type"] == "incident"},
+                             {"incident.create", "incident.comment"})
+            for bad in ("incident", "Incident:1", ":1", ",".join(["incident:1"] * 101)):
+                self.assertEqual(s.request("GET", "/api/v1/audit?objects=" + bad, token=tok).status, 400, bad)
             s.stop()
 
             # tamper: the triggers refuse a plain UPDATE, so drop them first, as an attacker with

@@ -200,69 +200,43 @@ export function AuditScreen(_p: { me: Me }) {
   );
 }
 
-const HISTORY_PAGES = 5; // audit pages of 1000 rows looked through for one incident's history
-
-/** The objects of one incident whose audit rows belong to its history: the incident, its response
- * requests and its evidence items (object type -> ids). */
-type Objects = Record<string, Set<string>>;
-
-/** True when an audit row concerns the incident: one of its objects, or a row whose before/after
- * state names it (e.g. an alert attached to it). */
-function aboutIncident(row: Row, id: string, objects: Objects): boolean {
-  if (objects[String(row.object_type)]?.has(String(row.object_id))) return true;
-  for (const k of ['after', 'before']) {
-    const v = row[k];
-    if (typeof v !== 'string' || !v.includes('incident')) continue;
-    try {
-      const o = JSON.parse(v) as Row;
-      if (String(o.incident_id ?? o.incident ?? '') === id) return true;
-    } catch {
-      /* not JSON: not ours */
-    }
-  }
-  return false;
-}
-
-/** The incident's own objects; a list the caller may not read is left out. */
-async function incidentObjects(id: string): Promise<Objects> {
-  const ids = async (path: string, key: string) => {
+/** The objects of one incident whose audit rows make its history: the incident, its tasks,
+ * observables, alerts, response requests and evidence items, as "type:id". A list the caller may
+ * not read is left out. */
+async function incidentObjects(id: string): Promise<string[]> {
+  const ids = async (path: string, key: string, type: string) => {
     try {
       const r = await api.get<Record<string, Row[]>>(path);
-      return new Set((r[key] ?? []).map((x) => String(x.id)));
+      return (r[key] ?? []).map((x) => `${type}:${String(x.id)}`);
     } catch {
-      return new Set<string>();
+      return [];
     }
   };
-  return {
-    incident: new Set([id]),
-    response_request: await ids(`/incidents/${id}/actions`, 'requests'),
-    evidence: await ids(`/incidents/${id}/evidence`, 'evidence'),
-  };
+  const inc = await api.get<Record<string, Row[]>>(`/incidents/${id}`);
+  const of = (key: string, type: string) => (inc[key] ?? []).map((x) => `${type}:${String(x.id)}`);
+  return [`incident:${id}`, ...of('tasks', 'incident_tasks'), ...of('observables', 'incident_observables'),
+    ...of('alerts', 'alert'), ...await ids(`/incidents/${id}/actions`, 'requests', 'response_request'),
+    ...await ids(`/incidents/${id}/evidence`, 'evidence', 'evidence')];
 }
 
-/** On the incident page: the audit rows of that incident and of its response requests and
- * evidence, newest first, from GET /api/v1/audit (which has no object filter: pages back to the
- * incident's creation, at most HISTORY_PAGES). */
-export function IncidentAuditCard({ incidentId, created }: { incidentId: number | string; created: string }) {
+const OBJECTS_PER_CALL = 100; // GET /api/v1/audit?objects= takes at most 100 pairs
+
+/** On the incident page: the audit rows of that incident and of its parts, newest first, from
+ * GET /api/v1/audit?objects=type:id,... (the newest 1000 per 100 objects). */
+export function IncidentAuditCard({ incidentId }: { incidentId: number | string; created?: string }) {
   const [rows, setRows] = useState<Row[] | null>(null);
-  const [partial, setPartial] = useState(false);
   const act = useAction();
   const id = String(incidentId);
   async function load() {
-    const since = Date.parse(created) - 60e3;
     const objects = await incidentObjects(id);
-    const out: Row[] = [];
-    let before: string | null = null;
-    let complete = false;
-    for (let p = 0; p < HISTORY_PAGES && !complete; p++) {
-      const page: { audit: Row[] } = await api.get<{ audit: Row[] }>('/audit', { limit: 1000, before });
-      out.push(...page.audit.filter((r) => aboutIncident(r, id, objects)));
-      const last = page.audit[page.audit.length - 1];
-      complete = page.audit.length < 1000 || !last || Date.parse(String(last.ts)) < since;
-      before = last ? String(last.id) : null;
+    const byId = new Map<string, Row>();
+    for (let i = 0; i < objects.length; i += OBJECTS_PER_CALL) {
+      const page = await api.get<{ audit: Row[] }>('/audit', {
+        limit: 1000, objects: objects.slice(i, i + OBJECTS_PER_CALL).join(','),
+      });
+      for (const r of page.audit) byId.set(String(r.id), r);
     }
-    setRows(out);
-    setPartial(!complete);
+    setRows([...byId.values()].sort((x, y) => Number(y.id) - Number(x.id)));
   }
   useEffect(() => {
     act.run(load);
@@ -273,7 +247,6 @@ export function IncidentAuditCard({ incidentId, created }: { incidentId: number 
       <ErrorBox error={act.error} />
       {rows && <DataTable rows={rows} label="Audit history" empty="No audit rows for this incident"
         columns={['id', 'ts', 'actor', 'action', 'object_type', 'object_id', 'reason']} />}
-      {partial && <p class="muted small">Only the newest {HISTORY_PAGES * 1000} audit rows were searched.</p>}
     </Card>
   );
 }
