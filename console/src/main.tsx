@@ -12,6 +12,7 @@ import { IncidentScreen, IncidentsScreen } from './screens/incidents';
 import { AlertScreen, AlertsScreen } from './screens/alerts';
 import { ProcessTreeScreen } from './screens/proctree';
 import { AgentScreen, AgentsScreen } from './screens/agents';
+import { AssetsScreen } from './screens/assets';
 import { AttackScreen, RulesScreen } from './screens/rules';
 import { IntelScreen, NotifyScreen } from './screens/settings';
 import { AuditScreen, TokensScreen, UsersScreen } from './screens/admin';
@@ -43,6 +44,7 @@ const ROUTES: Route[] = [
   { path: '/search', label: 'Search', perm: 'events:read', view: SearchScreen, group: 'Investigate' },
   { path: '/hunts', label: 'Retro-hunts', perm: 'events:read', view: HuntsScreen, group: 'Investigate' },
   { path: '/agents', label: 'Agents', perm: 'agents:read', view: AgentsScreen, group: 'Investigate' },
+  { path: '/assets', label: 'Assets', perm: 'agents:read', view: AssetsScreen, group: 'Investigate' },
   { path: '/approvals', label: 'Approvals', perm: 'incidents:read', view: ApprovalsScreen, group: 'Respond',
     show: (me) => can(me, 'actions:approve') || can(me, 'actions:request') },
   { path: '/rules', label: 'Rules', perm: 'rules:read', view: RulesScreen, group: 'Detect' },

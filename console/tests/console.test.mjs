@@ -5,7 +5,8 @@
 // theme, a real agent's process tree, a customer viewer who never sees another tenant's data,
 // tenant settings and the provider overview, a customer approver approving an action requested
 // from an incident, incident evidence and audit history, reports run and downloaded, a retro-hunt
-// started from its screen and followed into the search, and no
+// started from its screen and followed into the search, asset criticality, rule exceptions and
+// suppressions, and no
 // Content-Security-Policy violation anywhere. Steps run in order and share one server and browser;
 // a screenshot of each main screen goes to tests/screenshots/.
 import assert from 'node:assert/strict';
@@ -1048,6 +1049,78 @@ step('retro-hunt: start one from the screen over past events, watch it finish, f
   // a hunt that does not exist (or is another tenant's) is "not found"
   await page.goto(stack.base + '/hunt?id=999999');
   await page.getByTestId('not-found').waitFor();
+});
+
+step('assets: add one as critical, change it to low; rule exceptions and suppressions on the rules screen', async () => {
+  const call = await apiClient(stack.api, ADMIN.user, ADMIN.pass);
+  const host = `db-crit-${RUN_ID}`;
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('list', { name: 'Investigate' })
+    .getByRole('link', { name: 'Assets' }).click();
+  await page.getByRole('heading', { name: 'Assets' }).waitFor();
+  const form = page.getByRole('region', { name: 'Add an asset' });
+  await form.getByLabel('Hostname').fill(host);
+  await form.getByLabel('IP address').fill('10.9.8.7');
+  await form.getByLabel('Criticality').selectOption('critical');
+  await form.getByLabel('Owner').fill('dba team');
+  await form.getByLabel('Tags').fill('pci, prod');
+  await form.getByRole('button', { name: 'Add asset' }).click();
+  const row = page.getByRole('table', { name: 'Assets' }).getByRole('row').filter({ hasText: host });
+  await row.getByTestId('criticality').filter({ hasText: /^critical$/ }).waitFor();
+  await row.getByRole('cell', { name: 'pci, prod' }).waitFor();
+  await shot('assets');
+  await page.getByLabel(`Criticality of ${host}`).selectOption('low');
+  await row.getByTestId('criticality').filter({ hasText: /^low$/ }).waitFor();
+  const asset = (await call('GET', '/api/v1/assets')).json.assets.find((a) => a.hostname === host);
+  assert.equal(asset.criticality, 'low');
+  assert.equal(asset.ip, '10.9.8.7');
+  assert.deepEqual(asset.tags, ['pci', 'prod']);
+
+  // a rule's exceptions: add one with two condition rows, see it listed and stored, delete it
+  const ruleId = crypto.randomUUID();
+  const title = `Policy rule ${RUN_ID}`;
+  const rr = await request(stack.api, 'POST', '/api/v1/rules', { headers: await call.headers({ 'Content-Type': 'application/yaml' }),
+    body: [`title: ${title}`, `id: ${ruleId}`, 'status: test', 'level: low', 'logsource: {product: linux, category: process_creation}',
+      'detection:', '  sel:', `    CommandLine|contains: policy-${RUN_ID}`, '  condition: sel', ''].join('\n') });
+  assert.equal(rr.status, 201, rr.text);
+  await page.goto(stack.base + '/rules');
+  await page.getByRole('button', { name: `Exceptions of ${title}` }).click();
+  const exForm = page.getByRole('form', { name: `Add an exception to ${title}` });
+  await exForm.getByLabel('Field 1').fill('host.name');
+  await exForm.getByLabel('Value 1').fill('scanner-*');
+  await exForm.getByRole('button', { name: 'Add condition' }).click();
+  await exForm.getByLabel('Field 2').fill('user.name');
+  await exForm.getByLabel('Value 2').fill('nessus');
+  await exForm.getByLabel('Reason').fill('authorised scanner');
+  await exForm.getByRole('button', { name: 'Add exception' }).click();
+  const exTable = page.getByRole('table', { name: `Exceptions of ${title}` });
+  await exTable.getByRole('cell', { name: 'authorised scanner' }).waitFor();
+  await exTable.getByText('host.name = scanner-* and user.name = nessus').waitFor();
+  const exs = (await call('GET', `/api/v1/rules/${ruleId}/exceptions`)).json.exceptions;
+  assert.equal(exs.length, 1);
+  assert.deepEqual(exs[0].conditions, { 'host.name': ['scanner-*'], 'user.name': ['nessus'] });
+  assert.equal(exs[0].created_by, ADMIN.user);
+  await exTable.getByRole('button', { name: `Delete exception ${exs[0].id}` }).click();
+  await page.getByRole('region', { name: `Exceptions of ${title}` }).getByText('No exceptions for this rule').waitFor();
+  assert.equal((await call('GET', `/api/v1/rules/${ruleId}/exceptions`)).json.count, 0);
+
+  // a suppression for that rule: add it, see it active, end it
+  const reason = `maintenance ${RUN_ID}`;
+  const sup = page.getByRole('form', { name: 'Add a suppression' });
+  await sup.getByLabel('Rule').selectOption(ruleId);
+  await sup.getByLabel('Value 1').fill(host);
+  await sup.getByLabel('Reason').fill(reason);
+  await sup.getByRole('button', { name: 'Add suppression' }).click();
+  const srow = page.getByRole('table', { name: 'Active suppressions' }).getByRole('row').filter({ hasText: reason });
+  await srow.waitFor();
+  const s = (await call('GET', '/api/v1/suppressions')).json.suppressions.find((x) => x.reason === reason);
+  assert.equal(s.rule_id, ruleId);
+  assert.deepEqual(s.conditions, { 'host.name': [host] });
+  const left = Date.parse(s.until) - Date.now();
+  assert.ok(left > 50 * 60e3 && left <= 61 * 60e3, `until about an hour ahead: ${s.until}`);
+  await srow.getByRole('button', { name: `End suppression ${s.id}` }).click();
+  await srow.waitFor({ state: 'detached' });
+  assert.ok(!(await call('GET', '/api/v1/suppressions')).json.suppressions.some((x) => x.id === s.id));
+  await shot('rules-policy');
 });
 
 step('served with the strict CSP and no violation or script error happened', async () => {

@@ -1,5 +1,5 @@
 // agents.tsx - endpoints: the agents list (health, sensor mode, version, last seen, isolation),
-// the agent page (heartbeat counters, inventory, response actions with their results, and a form
+// the agent page (heartbeat counters, its asset's criticality, inventory, response actions with their results, and a form
 // to request an action), and enrolment tokens. The API is docs/agent-protocol.md's.
 import { useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
@@ -7,6 +7,7 @@ import { Card, DataTable, ErrorBox, useAction, useApi, usePoll, Value } from '..
 import { linkClick, useLocation } from '../router';
 import { cellText, fmtBytes, fmtTime } from '../util';
 import { TenantSelect } from './admin';
+import { AssetCriticality } from './assets';
 
 type Row = Record<string, unknown>;
 
@@ -151,6 +152,7 @@ export function AgentScreen({ me }: { me: Me }) {
             <dt>Enrolled</dt><dd>{fmtTime(ag.enrolled)}</dd>
             <dt>Isolated</dt><dd>{ag.isolated ? <span class="bad">yes</span> : 'no'}</dd>
             <dt>Tenant</dt><dd>{cellText(ag.tenant)}</dd>
+            <dt>Criticality</dt><dd><AssetCriticality tenant={cellText(ag.tenant)} hostname={cellText(ag.hostname)} /></dd>
             <dt>Agent id</dt><dd><code>{id}</code></dd>
           </dl>
           {can(me, 'agents:write') && ag.status !== 'revoked' && (

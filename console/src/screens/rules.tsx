@@ -1,11 +1,14 @@
 // rules.tsx - detection engineering: the rule list with ATT&CK tags and enable/disable, a Sigma
 // editor that validates on the server and tests the rule against pasted events before saving,
 // and the ATT&CK coverage matrix (techniques by tactic, shaded by how many enabled rules cover
-// them, from GET /attack/navigator and /attack/techniques).
+// them, from GET /attack/navigator and /attack/techniques). Each rule's row expands to its
+// exceptions; the Suppressions card lists the suppression windows (both in policy.tsx).
+import { Fragment } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
 import { Card, ErrorBox, useAction, useApi } from '../components';
 import { cellText, download } from '../util';
+import { RuleExceptions, Suppressions } from './policy';
 
 type Row = Record<string, unknown>;
 
@@ -34,6 +37,7 @@ export function RulesScreen({ me }: { me: Me }) {
   const act = useAction();
   const write = can(me, 'rules:write');
   const [filter, setFilter] = useState('');
+  const [open, setOpen] = useState<string | null>(null);
   const rows = (r.data?.rules ?? []).filter((x) => !filter || JSON.stringify(x).toLowerCase().includes(filter.toLowerCase()));
   return (
     <div>
@@ -53,29 +57,46 @@ export function RulesScreen({ me }: { me: Me }) {
       {rows.length > 0 && (
         <div class="table-wrap">
           <table aria-label="Rules">
-            <thead><tr>{['Title', 'Level', 'ATT&CK', 'Enabled', 'Loaded', 'Tenant', 'Updated'].map((h) => <th key={h} scope="col">{h}</th>)}</tr></thead>
+            <thead><tr>{['Title', 'Level', 'ATT&CK', 'Enabled', 'Loaded', 'Tenant', 'Updated', 'Exceptions'].map((h) => <th key={h} scope="col">{h}</th>)}</tr></thead>
             <tbody>
-              {rows.map((x) => (
-                <tr key={`${x.tenant}/${x.id}`}>
-                  <td>{cellText(x.title)}</td>
-                  <td>{cellText(x.level)}</td>
-                  <td>{((x.tags as string[] | undefined) ?? []).filter((t) => /^attack\.t\d/i.test(t)).map((t) => t.slice(7).toUpperCase()).join(', ')}</td>
-                  <td>
-                    <input type="checkbox" aria-label={`Enabled: ${cellText(x.title)}`} checked={!!x.enabled} disabled={!write || act.busy}
-                      onChange={async (e) => {
-                        const enabled = e.currentTarget.checked;
-                        if (await act.run(() => api.patch(`/rules/${encodeURIComponent(String(x.id))}?tenant=${encodeURIComponent(String(x.tenant))}`, { enabled }))) r.reload();
-                      }} />
-                  </td>
-                  <td>{x.loaded ? 'yes' : 'no'}</td>
-                  <td>{cellText(x.tenant)}</td>
-                  <td>{cellText(x.updated)}</td>
-                </tr>
-              ))}
+              {rows.map((x) => {
+                const key = `${x.tenant}/${x.id}`;
+                return (
+                  <Fragment key={key}>
+                    <tr>
+                      <td>{cellText(x.title)}</td>
+                      <td>{cellText(x.level)}</td>
+                      <td>{((x.tags as string[] | undefined) ?? []).filter((t) => /^attack\.t\d/i.test(t)).map((t) => t.slice(7).toUpperCase()).join(', ')}</td>
+                      <td>
+                        <input type="checkbox" aria-label={`Enabled: ${cellText(x.title)}`} checked={!!x.enabled} disabled={!write || act.busy}
+                          onChange={async (e) => {
+                            const enabled = e.currentTarget.checked;
+                            if (await act.run(() => api.patch(`/rules/${encodeURIComponent(String(x.id))}?tenant=${encodeURIComponent(String(x.tenant))}`, { enabled }))) r.reload();
+                          }} />
+                      </td>
+                      <td>{x.loaded ? 'yes' : 'no'}</td>
+                      <td>{cellText(x.tenant)}</td>
+                      <td>{cellText(x.updated)}</td>
+                      <td>
+                        <button type="button" class="link" aria-expanded={open === key} aria-label={`Exceptions of ${cellText(x.title)}`}
+                          onClick={() => setOpen(open === key ? null : key)}>{open === key ? '▾' : '▸'} exceptions</button>
+                      </td>
+                    </tr>
+                    {open === key && (
+                      <tr class="rule-detail">
+                        <td colSpan={8}>
+                          <RuleExceptions me={me} ruleId={String(x.id)} ruleTenant={String(x.tenant)} title={cellText(x.title)} />
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                );
+              })}
             </tbody>
           </table>
         </div>
       )}
+      {r.data && <Suppressions me={me} rules={(r.data.rules ?? []).map((x) => ({ id: String(x.id), title: cellText(x.title) }))} />}
       {write && <RuleEditor onSaved={r.reload} />}
     </div>
   );
