@@ -4,11 +4,13 @@
 usage: count.py FILE exec
        count.py FILE files DIR
        count.py FILE conn PORT
+       count.py FILE syscalls
 
 Reads vigil-agent --stdout output (one JSON event per line) and prints key=value lines:
   delivered=    events of the workload (exec: action=exec with process.executable /bin/true or
                 /usr/bin/true; files: file events whose file.path is under DIR; conn:
-                connection_attempted events to 127.0.0.1:PORT)
+                connection_attempted events to 127.0.0.1:PORT; syscalls: none are expected,
+                so always 0)
   detail=       a breakdown (exec: forks/exits of true; files: per action; conn: accepted too)
   drops=        sum of vigil.agent.drops.* + output_drops in the last health event (the one
                 written at exit), bad_records= and health_events= from the same source

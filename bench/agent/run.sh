@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/agent/run.sh - overhead of vigil-agent against no agent and against auditd, on three
-# synthetic workloads (fork+exec storm, file storm, loopback TCP connect storm). See README.md.
+# synthetic workloads (fork+exec storm, file storm, loopback TCP connect storm, and a storm of a
+# syscall no sensor follows). See README.md.
 #
-# usage: run.sh [--exec-n N] [--file-n N] [--conn-n N] [--reps R] [--idle SECONDS]
-#               [--agent PATH] [--no-auditd] [--no-install] [--only exec,files,conn]
+# usage: run.sh [--exec-n N] [--file-n N] [--conn-n N] [--syscall-n N] [--reps R] [--idle SECONDS]
+#               [--agent PATH] [--no-auditd] [--no-install] [--only exec,files,conn,syscalls]
 # Must run as root. Installs the Debian package auditd if missing (unless --no-install), never
 # leaves auditd running or its rules loaded when it was not so before, and restores the kernel
 # audit enabled flag and backlog limit. Safe to run twice; everything lives in a mktemp directory.
@@ -14,12 +15,13 @@ ROOT=$(cd "$HERE/../.." && pwd)
 EXEC_N=2000
 FILE_N=100000
 CONN_N=50000
+SYSCALL_N=3000000
 REPS=3
 IDLE_S=10
 AGENT="$ROOT/build/release/src/agent/vigil-agent"
 USE_AUDITD=1
 INSTALL=1
-ONLY="exec files conn"
+ONLY="exec files conn syscalls"
 
 usage() { sed -n '5,6p' "$0" | sed 's/^# //'; exit 2; }
 num() { [[ "$2" =~ ^[0-9]+$ ]] && (( $2 >= 1 && $2 <= 10000000 )) || { echo "run.sh: $1 takes 1..10000000" >&2; exit 2; }; }
@@ -28,13 +30,14 @@ while (( $# )); do
 	--exec-n) num "$1" "${2:-}"; EXEC_N=$2; shift 2 ;;
 	--file-n) num "$1" "${2:-}"; FILE_N=$2; shift 2 ;;
 	--conn-n) num "$1" "${2:-}"; CONN_N=$2; shift 2 ;;
+	--syscall-n) num "$1" "${2:-}"; SYSCALL_N=$2; shift 2 ;;
 	--reps) num "$1" "${2:-}"; REPS=$2; shift 2 ;;
 	--idle) num "$1" "${2:-}"; IDLE_S=$2; shift 2 ;;
 	--agent) AGENT=${2:-}; shift 2 ;;
 	--no-auditd) USE_AUDITD=0; shift ;;
 	--no-install) INSTALL=0; shift ;;
 	--only) ONLY=${2//,/ }; shift 2
-		for w in $ONLY; do [[ "$w" =~ ^(exec|files|conn)$ ]] || { echo "run.sh: --only takes exec, files, conn" >&2; exit 2; }; done ;;
+		for w in $ONLY; do [[ "$w" =~ ^(exec|files|conn|syscalls)$ ]] || { echo "run.sh: --only takes exec, files, conn, syscalls" >&2; exit 2; }; done ;;
 	*) usage ;;
 	esac
 done
@@ -117,6 +120,7 @@ run_workload() {
 	exec) "$TMP/workload" exec "$EXEC_N" >"$out" ;;
 	files) "$TMP/workload" files "$WDIR" "$FILE_N" >"$out" ;;
 	conn) "$TMP/workload" conn "$CONN_N" >"$out" ;;
+	syscalls) "$TMP/workload" syscalls "$SYSCALL_N" >"$out" ;;
 	esac || { log "workload $mode failed"; return 1; }
 	WALL=$(sed -n 's/^wall=//p' "$out")
 	CPU=$(sed -n 's/^cpu=//p' "$out")
@@ -219,7 +223,7 @@ fi
 
 echo "# vigil agent overhead benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# host=$(uname -n) kernel=$(uname -r) cpus=$(nproc) loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
-echo "# agent=$AGENT ${AGENT_OPTS[*]} auditd=${AUDITD_VERSION:-none} exec_n=$EXEC_N file_n=$FILE_N conn_n=$CONN_N reps=$REPS workloads=\"$ONLY\""
+echo "# agent=$AGENT ${AGENT_OPTS[*]} auditd=${AUDITD_VERSION:-none} exec_n=$EXEC_N file_n=$FILE_N conn_n=$CONN_N syscall_n=$SYSCALL_N reps=$REPS workloads=\"$ONLY\""
 
 declare -A SUMMARY
 SUMMARY_KEYS=()
@@ -240,7 +244,8 @@ put agent_idle_window_s "$IDLE_S"
 
 # --- workloads -----------------------------------------------------------------------------------
 for wl in $ONLY; do
-	case $wl in exec) name=exec_storm; gen=$EXEC_N ;; files) name=file_storm; gen=$(( 2 * FILE_N )) ;; conn) name=connect_storm; gen=$CONN_N ;; esac
+	case $wl in exec) name=exec_storm; gen=$EXEC_N ;; files) name=file_storm; gen=$(( 2 * FILE_N )) ;;
+		conn) name=connect_storm; gen=$CONN_N ;; syscalls) name=syscall_storm; gen=0 ;; esac
 	base=(); aud=(); agt=(); dlv=(); drp=(); cpu=(); rss=(); srss=(); alost=(); arec=(); details=""
 	bcpu=(); tcpu=()   # workload CPU without the agent; workload + agent CPU with it
 	for (( r = 1; r <= REPS; r++ )); do
@@ -277,6 +282,7 @@ for wl in $ONLY; do
 		exec) cnt=$(python3 "$HERE/count.py" "$out" exec) ;;
 		files) cnt=$(python3 "$HERE/count.py" "$out" files "$WDIR") ;;
 		conn) cnt=$(python3 "$HERE/count.py" "$out" conn "$PORT") ;;
+		syscalls) cnt=$(python3 "$HERE/count.py" "$out" syscalls) ;;
 		esac
 		d=$(sed -n 's/^delivered=//p' <<<"$cnt"); dr=$(sed -n 's/^drops=//p' <<<"$cnt")
 		details=$(sed -n 's/^detail=//p' <<<"$cnt")

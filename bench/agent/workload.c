@@ -1,5 +1,5 @@
 /*
- * workload.c - the three synthetic workloads of the agent overhead benchmark (bench/agent/run.sh).
+ * workload.c - the four synthetic workloads of the agent overhead benchmark (bench/agent/run.sh).
  * Each mode does N bounded iterations of one kind of activity that the agent's sensors see, and
  * prints its own wall time (CLOCK_MONOTONIC, seconds) as `wall=S`, the CPU time it and its
  * children used in the same span (user + system, getrusage) as `cpu=S`, plus a mode-specific
@@ -12,6 +12,8 @@
  *   workload conn N          N x (connect + accept + close) on 127.0.0.1 to a listener on an
  *                            ephemeral port, printed first as `port=P`; the client closes with
  *                            SO_LINGER 0 (RST) so repeated runs do not pile up TIME_WAIT sockets
+ *   workload syscalls N      N x getppid(): no sensor follows it, so this is the tax that every
+ *                            other syscall on the host pays (no events are expected)
  *
  * Exit status: 0 on success, 1 on any failed system call (with a message), 2 on usage errors.
  */
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +76,15 @@ static int wl_exec(long n)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/* N getppid() calls: a syscall no sensor follows, so this is the tax every other syscall on the
+ * host pays while the agent (or auditd) runs. */
+static int wl_syscalls(long n)
+{
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
 	return 0;
 }
 
@@ -152,7 +164,7 @@ int main(int argc, char **argv)
 	double t0, c0;
 
 	if (argc != want) {
-		fprintf(stderr, "usage: workload exec N | files DIR N | conn N\n");
+		fprintf(stderr, "usage: workload exec N | files DIR N | conn N | syscalls N\n");
 		return 2;
 	}
 	errno = 0;
@@ -183,6 +195,8 @@ int main(int argc, char **argv)
 		rc = wl_files(argv[2], n);
 	else if (strcmp(mode, "conn") == 0)
 		rc = wl_conn(n, lfd, &addr);
+	else if (strcmp(mode, "syscalls") == 0)
+		rc = wl_syscalls(n);
 	else {
 		fprintf(stderr, "workload: unknown mode %s\n", mode);
 		return 2;

@@ -40,6 +40,7 @@
 #define VIG_AGENT_FILE_BURST 10000               /* default per-process burst of file records */
 #define VIG_AGENT_UDP_WINDOW_S 60                /* default UDP de-duplication window */
 #define VIG_AGENT_BATCH_MS 50                    /* default longest wait of a batched record */
+#define VIG_AGENT_PROCESS_RING (2u << 20)        /* process ring: ~1,300 execs of short argv */
 
 /* ---- process table (proctable.c) ---- */
 
@@ -199,6 +200,7 @@ void vig_agent_user_name(uint32_t uid, char *out, size_t cap);
 /* ---- health ---- */
 
 #define VIG_AGENT_MAX_PROGS 24
+#define VIG_AGENT_MAX_LINKS 128 /* attachments: one per program, one per syscall event followed */
 
 struct vig_agent_prog_status {
 	char name[48];        /* program name ("vig_exec") */

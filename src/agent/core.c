@@ -297,7 +297,13 @@ static enum vig_err vig_on_exit(struct vig_agent *a, const struct vig_abi_exit *
 
 /* Absolute form of a record path: itself when absolute, else joined to the dirfd's path or
  * the cwd read from /proc (best effort; the process may be gone). */
-static void vig_resolve(struct vig_agent *a, uint32_t pid, int32_t dirfd, const char *in, char *out, size_t cap)
+/* An absolute path for a path of a file record: relative ones against the directory fd or the
+ * working directory of the process, read from /proc while it lives; the working directory
+ * the kernel recorded at its exec (proc) serves when it has exited by the time the record is
+ * read, as a short-lived "rm x" has (a chdir after the exec is then not seen). Unresolvable
+ * paths stay relative (and are not watched). */
+static void vig_resolve(struct vig_agent *a, const struct vig_proc *proc, uint32_t pid, int32_t dirfd,
+			const char *in, char *out, size_t cap)
 {
 	char link[192], base[4096];
 	ssize_t n;
@@ -311,7 +317,9 @@ static void vig_resolve(struct vig_agent *a, uint32_t pid, int32_t dirfd, const 
 	else
 		snprintf(link, sizeof(link), "%s/%u/fd/%d", vig_proctable_proc_root(a->procs), pid, dirfd);
 	n = readlink(link, base, sizeof(base) - 1);
-	if (n <= 0) {
+	if (n <= 0 && dirfd == -100 && proc && proc->cwd && proc->cwd[0] == '/')
+		n = snprintf(base, sizeof(base), "%s", proc->cwd);
+	if (n <= 0 || (size_t)n >= sizeof(base)) {
 		snprintf(out, cap, "%s", in);
 		return;
 	}
@@ -339,14 +347,14 @@ static enum vig_err vig_on_file(struct vig_agent *a, const struct vig_abi_file *
 
 	snprintf(p1, sizeof(p1), "%.*s", (int)strnlen(r->path, sizeof(r->path)), r->path);
 	snprintf(p2, sizeof(p2), "%.*s", (int)strnlen(r->path2, sizeof(r->path2)), r->path2);
-	vig_resolve(a, r->hdr.pid, r->dirfd, p1, path, sizeof(path));
+	proc = vig_lookup(a, (int32_t)r->hdr.pid);
+	vig_resolve(a, proc, r->hdr.pid, r->dirfd, p1, path, sizeof(path));
 	if (r->op == VIG_ABI_FILE_RENAME)
-		vig_resolve(a, r->hdr.pid, r->dirfd2, p2, target, sizeof(target));
+		vig_resolve(a, proc, r->hdr.pid, r->dirfd2, p2, target, sizeof(target));
 	if (!vig_watched(a, path) && !(target[0] && vig_watched(a, target)))
 		return VIG_OK; /* a relative path that resolved outside the watched trees */
 	if (vig_ignored(a, r->comm))
 		return VIG_OK;
-	proc = vig_lookup(a, (int32_t)r->hdr.pid);
 	vig_emit(a, vig_agent_map_file(&a->ev, &a->host, r, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns),
 				       path, target, proc, "ebpf"), "file");
 	return VIG_OK;
@@ -355,7 +363,7 @@ static enum vig_err vig_on_file(struct vig_agent *a, const struct vig_abi_file *
 static size_t vig_record_min(uint32_t type)
 {
 	switch (type) {
-	case VIG_ABI_EXEC: return sizeof(struct vig_abi_exec);
+	case VIG_ABI_EXEC: return VIG_ABI_EXEC_SIZE(0); /* plus args_len bytes, checked below */
 	case VIG_ABI_FORK: return sizeof(struct vig_abi_fork);
 	case VIG_ABI_EXIT: return sizeof(struct vig_abi_exit);
 	case VIG_ABI_NET: return sizeof(struct vig_abi_net);
@@ -377,6 +385,11 @@ enum vig_err vig_agent_on_record(struct vig_agent *a, const void *data, size_t s
 		return VIG_EPARSE;
 	}
 	need = vig_record_min(h->type);
+	if (need && h->type == VIG_ABI_EXEC && size >= need) {
+		uint32_t args_len = ((const struct vig_abi_exec *)data)->args_len;
+
+		need = args_len < VIG_ABI_ARGS_LEN ? VIG_ABI_EXEC_SIZE(args_len) : 0;
+	}
 	if (!need || size < need || h->size != need) {
 		a->health.bad_records++;
 		return VIG_EPARSE;

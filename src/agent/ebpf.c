@@ -5,8 +5,15 @@
  * attach program by program, and record every program's fate in the health state. The process
  * object is required; the others are optional and their failures are only reported.
  *
- * Lifecycle: open -> configure -> load -> attach -> poll -> stop. Stop is safe on a partly
- * started state and destroys skeletons (which detaches every link).
+ * Lifecycle: open every object -> configure -> decide each program's hook -> load -> attach
+ * -> map the rings -> poll -> stop. Stop is safe on a partly started state and destroys
+ * skeletons (which detaches every link).
+ *
+ * Memory: parsing the kernel BTF costs about 12 MB at its peak (libbpf reads the 5.5 MB file and
+ * copies it), and libbpf parses it again for each object it loads. So the hooks of every object
+ * are decided from one parse that is freed before the first load, the loads run one at a time,
+ * and the rings (whose pages count in the resident set as soon as they are mapped, twice their
+ * size) are mapped only after the last load: the agent's peak stays near its steady size.
  *
  * Upgrade probes: before the sensors, a tiny fentry object and a tiny BPF LSM object are each
  * loaded and attached once (then detached) to learn what this kernel allows; the result is the
@@ -20,6 +27,8 @@
  * record, which is most of the cost a busy 2-CPU host sees; a record waits at most batch_ms.
  */
 #include <errno.h>
+#include <malloc.h>
+#include <sys/mount.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,19 +51,36 @@
 #include "net.skel.h"
 #include "process.skel.h"
 
+/* One sensor object between open and poll. */
+struct vig_obj {
+	const char *name;        /* "process", "net", "file", "misc" */
+	struct bpf_object *obj;  /* NULL: not opened (off by configuration or open failed) */
+	struct bpf_map *events;
+	struct bpf_map *drops;
+	size_t ring_bytes;
+	size_t first_status;     /* index of its first program in the health state */
+	size_t n_status;
+	bool ok;                 /* loaded with at least one program attached */
+};
+
+enum { VIG_OBJ_PROCESS, VIG_OBJ_NET, VIG_OBJ_FILE, VIG_OBJ_MISC, VIG_OBJ__COUNT };
+
 struct vig_agent_ebpf {
 	struct vig_agent *agent;
+	struct vig_obj objs[VIG_OBJ__COUNT];
 	struct vig_process_bpf *process;
 	struct vig_net_bpf *net;
 	struct vig_file_bpf *file;
 	struct vig_misc_bpf *misc;
 	struct ring_buffer *rb;
 	struct btf *vmlinux;
-	int drop_fds[4];  /* "drops" map of each loaded object, -1 when absent */
+	int drop_fds[VIG_OBJ__COUNT]; /* "drops" map of each loaded object, -1 when absent */
 	int batch_ms;     /* longest wait of a queued record, 0: wake per record */
 	int64_t next_sweep; /* CLOCK_BOOTTIME ns of the next rate-limit sweep */
 	const char *mode; /* sensor mode (vig_agent_sensor_mode) */
-	struct bpf_link *links[VIG_AGENT_MAX_PROGS]; /* attached programs, destroyed at stop */
+	int tracefs;      /* syscall events reachable: -1 unknown, 0 no, 1 yes (vig_tracefs_ready) */
+	char tracefs_why[96];
+	struct bpf_link *links[VIG_AGENT_MAX_LINKS]; /* attached programs, destroyed at stop */
 	size_t n_links;
 };
 
@@ -90,13 +116,63 @@ static struct vig_agent_prog_status *vig_status(struct vig_agent *a, const char 
 	return s;
 }
 
-/* True when the kernel has the hook of a tp_btf/raw_tp program. */
+/* The syscalls each syscall sensor follows, by program (both its enter and exit program are
+ * attached to the events of these names). A name the kernel has no event for (a syscall it
+ * lacks, such as init_module without module support) is skipped. */
+static const struct {
+	const char *prog;
+	const char *const *names;
+} vig_sys_names[] = {
+	{ "vig_file_", (const char *const[]){ "open", "creat", "openat", "unlink", "unlinkat", "rename",
+		"renameat", "renameat2", "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat",
+		"mkdir", "mkdirat", NULL } },
+	{ "vig_misc_", (const char *const[]){ "setuid", "setgid", "setreuid", "setregid", "setresuid",
+		"setresgid", "setfsuid", "setfsgid", "capset", "ptrace", "init_module", "finit_module",
+		"memfd_create", "bpf", NULL } },
+	{ "vig_udp_", (const char *const[]){ "connect", "sendto", "recvfrom", "sendmsg", "recvmsg", NULL } },
+};
+
+#define VIG_SYS_SECTION "tp/syscalls/"
+
+static bool vig_tracefs_events(void)
+{
+	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
+}
+
+/* True when the syscall events can be attached: libbpf reads their ids from tracefs, which is
+ * mounted here when nothing is (as systemd would); the answer is kept for the other objects. */
+static bool vig_tracefs_ready(struct vig_agent_ebpf *e)
+{
+	if (e->tracefs >= 0)
+		return e->tracefs == 1;
+	e->tracefs = vig_tracefs_events();
+	if (!e->tracefs) {
+		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+			snprintf(e->tracefs_why, sizeof(e->tracefs_why), "no syscall events: mount tracefs: %s",
+				 strerror(errno));
+		else if (!(e->tracefs = vig_tracefs_events()))
+			snprintf(e->tracefs_why, sizeof(e->tracefs_why), "kernel has no syscall events");
+		else
+			vig_info("agent", "mounted tracefs for the syscall events", "path=/sys/kernel/tracing");
+	}
+	return e->tracefs == 1;
+}
+
+/* True when the kernel has the hook of a tp_btf/raw_tp program or, for a syscall sensor,
+ * syscall events. */
 static bool vig_hook_exists(struct vig_agent_ebpf *e, struct bpf_program *prog, char *why, size_t cap)
 {
 	const char *sec = bpf_program__section_name(prog);
 	const char *tp = strchr(sec, '/');
 	char type[128];
 
+	if (strncmp(sec, VIG_SYS_SECTION, strlen(VIG_SYS_SECTION)) == 0) {
+		if (vig_tracefs_ready(e))
+			return true;
+		snprintf(why, cap, "%s", e->tracefs_why);
+		return false;
+	}
 	if (strncmp(sec, "tp_btf/", 7) != 0 && strncmp(sec, "raw_tp/", 7) != 0)
 		return true; /* not a tracepoint */
 	if (!tp || !e->vmlinux)
@@ -106,6 +182,52 @@ static bool vig_hook_exists(struct vig_agent_ebpf *e, struct bpf_program *prog, 
 		return true;
 	snprintf(why, cap, "kernel has no tracepoint %s", tp + 1);
 	return false;
+}
+
+static void vig_keep_link(struct vig_agent_ebpf *e, struct bpf_link *link)
+{
+	if (e->n_links < VIG_ARRAY_LEN(e->links))
+		e->links[e->n_links++] = link;
+	else
+		bpf_link__destroy(link); /* cannot happen: VIG_AGENT_MAX_LINKS covers every event */
+}
+
+/* Attaches a syscall sensor's program to the enter or exit event of each syscall it follows
+ * (vig_sys_names); records it in s. The number of events attached. */
+static size_t vig_attach_syscalls(struct vig_agent_ebpf *e, struct bpf_program *prog,
+				  struct vig_agent_prog_status *s)
+{
+	const char *name = bpf_program__name(prog);
+	const char *dir = strstr(bpf_program__section_name(prog), "sys_exit_") ? "sys_exit_" : "sys_enter_";
+	size_t n = 0, missing = 0;
+
+	if (s)
+		s->loaded = true;
+	for (size_t i = 0; i < VIG_ARRAY_LEN(vig_sys_names); i++) {
+		if (strncmp(name, vig_sys_names[i].prog, strlen(vig_sys_names[i].prog)) != 0)
+			continue;
+		for (const char *const *sc = vig_sys_names[i].names; *sc; sc++) {
+			char event[64];
+			struct bpf_link *link;
+
+			snprintf(event, sizeof(event), "%s%s", dir, *sc);
+			link = bpf_program__attach_tracepoint(prog, "syscalls", event);
+			if (!link) {
+				if (errno != ENOENT && s && !s->error[0])
+					snprintf(s->error, sizeof(s->error), "attach %s failed: %s", event,
+						 strerror(errno));
+				missing++;
+				continue;
+			}
+			vig_keep_link(e, link);
+			n++;
+		}
+	}
+	if (s)
+		s->attached = n > 0;
+	if (missing)
+		vig_debug("agent", "syscall events not attached", "program=%s missing=%zu", name, missing);
+	return n;
 }
 
 /* Attaches a loaded program, recording it in s (may be NULL); the link or NULL. */
@@ -123,22 +245,21 @@ static struct bpf_link *vig_attach(struct bpf_program *prog, struct vig_agent_pr
 	return link;
 }
 
-/* Load and attach one opened object; records per-program status. */
-static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, const char *name, struct bpf_object *obj,
-				 struct bpf_map *events, size_t ring_bytes, struct bpf_map *drops,
-				 bool sys_ok, char *errbuf)
+/* Records the programs of an opened object in the health state and switches off those whose
+ * hook the kernel lacks (or that this architecture cannot map); needs e->vmlinux. */
+static void vig_obj_prepare(struct vig_agent_ebpf *e, struct vig_obj *o, bool sys_ok)
 {
-	struct vig_agent_prog_status *st[VIG_AGENT_MAX_PROGS];
 	struct bpf_program *prog;
-	size_t n = 0, attached = 0;
-	int err, i;
 
-	bpf_map__set_max_entries(events, ring_bytes);
-	bpf_object__for_each_program(prog, obj) {
+	o->first_status = vig_agent_health(e->agent)->n_progs;
+	bpf_map__set_max_entries(o->events, o->ring_bytes);
+	bpf_object__for_each_program(prog, o->obj) {
 		char why[128] = "";
-		struct vig_agent_prog_status *s = vig_status(e->agent, name, bpf_program__name(prog));
-		bool sys = strstr(bpf_program__section_name(prog), "/sys_e") != NULL;
+		struct vig_agent_prog_status *s = vig_status(e->agent, o->name, bpf_program__name(prog));
+		bool sys = strncmp(bpf_program__section_name(prog), VIG_SYS_SECTION, strlen(VIG_SYS_SECTION)) == 0;
 
+		if (s)
+			o->n_status++;
 		if (sys && !sys_ok)
 			snprintf(why, sizeof(why), "syscall sensors are mapped for x86_64 only");
 		if ((sys && !sys_ok) || !vig_hook_exists(e, prog, why, sizeof(why))) {
@@ -146,38 +267,46 @@ static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, const char *name, str
 			if (s)
 				snprintf(s->error, sizeof(s->error), "%s", why);
 		}
-		if (n < VIG_ARRAY_LEN(st))
-			st[n++] = s;
 	}
+}
+
+/* Loads and attaches a prepared object; records per-program status. */
+static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, struct vig_obj *o, char *errbuf)
+{
+	struct vig_agent_prog_status *st = &vig_agent_health(e->agent)->progs[o->first_status];
+	struct bpf_program *prog;
+	size_t attached = 0, i = 0;
+	int err;
+
 	vig_libbpf_last[0] = 0;
-	err = bpf_object__load(obj);
+	err = bpf_object__load(o->obj);
 	if (err) {
-		for (size_t k = 0; k < n; k++)
-			if (st[k] && !st[k]->error[0])
-				snprintf(st[k]->error, sizeof(st[k]->error), "load failed: %.30s %.80s", strerror(-err),
+		for (size_t k = 0; k < o->n_status; k++)
+			if (!st[k].error[0])
+				snprintf(st[k].error, sizeof(st[k].error), "load failed: %.30s %.80s", strerror(-err),
 					 vig_libbpf_last);
-		return vig_errf(errbuf, VIG_EIO, "%s probes failed to load: %s", name, strerror(-err));
+		return vig_errf(errbuf, VIG_EIO, "%s probes failed to load: %s", o->name, strerror(-err));
 	}
-	i = 0;
-	bpf_object__for_each_program(prog, obj) {
-		struct vig_agent_prog_status *s = (size_t)i < n ? st[i] : NULL;
+	bpf_object__for_each_program(prog, o->obj) {
+		struct vig_agent_prog_status *s = i < o->n_status ? &st[i] : NULL;
 		struct bpf_link *link;
 
 		i++;
 		if (!bpf_program__autoload(prog))
 			continue;
+		if (strncmp(bpf_program__section_name(prog), VIG_SYS_SECTION, strlen(VIG_SYS_SECTION)) == 0) {
+			attached += vig_attach_syscalls(e, prog, s) > 0;
+			continue;
+		}
 		link = vig_attach(prog, s);
 		if (!link)
 			continue;
 		attached++;
-		if (e->n_links < VIG_ARRAY_LEN(e->links))
-			e->links[e->n_links++] = link;
-		else
-			bpf_link__disconnect(link); /* cannot happen: one object has fewer programs */
+		vig_keep_link(e, link);
 	}
-	(void)drops;
 	if (!attached)
-		return vig_errf(errbuf, VIG_EUNSUPPORTED, "no %s probe attached", name);
+		return vig_errf(errbuf, VIG_EUNSUPPORTED, "no %s probe attached", o->name);
+	o->ok = true;
 	return VIG_OK;
 }
 
@@ -187,16 +316,17 @@ static int vig_on_ring(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static enum vig_err vig_ring_add(struct vig_agent_ebpf *e, struct bpf_map *events, char *errbuf)
+/* Maps the ring of a loaded object into the poll set. */
+static enum vig_err vig_ring_add(struct vig_agent_ebpf *e, struct vig_obj *o, char *errbuf)
 {
 	if (!e->rb) {
-		e->rb = ring_buffer__new(bpf_map__fd(events), vig_on_ring, e->agent, NULL);
+		e->rb = ring_buffer__new(bpf_map__fd(o->events), vig_on_ring, e->agent, NULL);
 		if (!e->rb)
-			return vig_errf(errbuf, VIG_EIO, "ring buffer: %s", strerror(errno));
+			return vig_errf(errbuf, VIG_EIO, "%s ring buffer: %s", o->name, strerror(errno));
 		return VIG_OK;
 	}
-	if (ring_buffer__add(e->rb, bpf_map__fd(events), vig_on_ring, e->agent) != 0)
-		return vig_errf(errbuf, VIG_EIO, "ring buffer: %s", strerror(errno));
+	if (ring_buffer__add(e->rb, bpf_map__fd(o->events), vig_on_ring, e->agent) != 0)
+		return vig_errf(errbuf, VIG_EIO, "%s ring buffer: %s", o->name, strerror(errno));
 	return VIG_OK;
 }
 
@@ -243,48 +373,51 @@ static uint64_t vig_wake_bytes(const struct vig_agent_ebpf *e, size_t ring_bytes
 	return e->batch_ms > 0 ? ring_bytes / 4 : 0;
 }
 
-/* Optional objects: failures are reported in health and logged, not fatal. */
-static void vig_start_optional(struct vig_agent_ebpf *e, bool sys_ok)
+/* Records an opened skeleton's object and maps in slot i and writes the settings every object
+ * shares (its rodata, frozen at load). */
+static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object *obj, struct bpf_map *events,
+			 struct bpf_map *drops, __u32 *agent_tgid, __u64 *wake_bytes)
+{
+	e->objs[i].obj = obj;
+	e->objs[i].events = events;
+	e->objs[i].drops = drops;
+	*agent_tgid = (uint32_t)getpid();
+	*wake_bytes = vig_wake_bytes(e, e->objs[i].ring_bytes);
+}
+
+#define VIG_OBJ_BIND(e, i, skel)                                                                   \
+	vig_obj_bind(e, i, (skel)->obj, (skel)->maps.events, (skel)->maps.drops, &(skel)->rodata->agent_tgid, \
+		     &(skel)->rodata->wake_bytes)
+
+/* Opens and configures every sensor object the configuration asks for; an object that fails to
+ * open stays NULL. */
+static void vig_open_objects(struct vig_agent_ebpf *e)
 {
 	const struct vig_agent_config *cfg = vig_agent_config(e->agent);
-	char err[VIG_ERRBUF_SIZE];
+	struct vig_obj *o = e->objs;
 
+	o[VIG_OBJ_PROCESS] = (struct vig_obj){ .name = "process", .ring_bytes = VIG_AGENT_PROCESS_RING };
+	o[VIG_OBJ_NET] = (struct vig_obj){ .name = "net", .ring_bytes = 1 << 20 };
+	o[VIG_OBJ_FILE] = (struct vig_obj){ .name = "file", .ring_bytes = 1 << 20 };
+	o[VIG_OBJ_MISC] = (struct vig_obj){ .name = "misc", .ring_bytes = 1 << 20 };
+	e->process = vig_process_bpf__open();
+	if (e->process)
+		VIG_OBJ_BIND(e, VIG_OBJ_PROCESS, e->process);
 	e->net = vig_net_bpf__open();
 	if (e->net) {
-		e->net->rodata->agent_tgid = (uint32_t)getpid();
-		e->net->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
+		VIG_OBJ_BIND(e, VIG_OBJ_NET, e->net);
 		e->net->rodata->udp_window_ns = (uint64_t)(cfg->udp_window_s > 0 ? cfg->udp_window_s
 										  : VIG_AGENT_UDP_WINDOW_S) * VIG_NS_PER_SEC;
-		if (vig_obj_load(e, "net", e->net->obj, e->net->maps.events, 1 << 20, e->net->maps.drops, sys_ok,
-				 err) == VIG_OK && vig_ring_add(e, e->net->maps.events, err) == VIG_OK)
-			e->drop_fds[1] = bpf_map__fd(e->net->maps.drops);
-		else
-			vig_warn("agent", "network sensor off", "err=\"%s\"", err);
 	}
-	if (cfg->n_watch) {
-		e->file = vig_file_bpf__open();
-		if (e->file) {
-			e->file->rodata->agent_tgid = (uint32_t)getpid();
-			e->file->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
-			vig_set_prefixes(e->file, cfg);
-			vig_set_rate(e->file, cfg);
-			if (vig_obj_load(e, "file", e->file->obj, e->file->maps.events, 1 << 20, e->file->maps.drops,
-					 sys_ok, err) == VIG_OK && vig_ring_add(e, e->file->maps.events, err) == VIG_OK)
-				e->drop_fds[2] = bpf_map__fd(e->file->maps.drops);
-			else
-				vig_warn("agent", "file sensor off", "err=\"%s\"", err);
-		}
+	e->file = cfg->n_watch ? vig_file_bpf__open() : NULL;
+	if (e->file) {
+		VIG_OBJ_BIND(e, VIG_OBJ_FILE, e->file);
+		vig_set_prefixes(e->file, cfg);
+		vig_set_rate(e->file, cfg);
 	}
 	e->misc = vig_misc_bpf__open();
-	if (e->misc) {
-		e->misc->rodata->agent_tgid = (uint32_t)getpid();
-		e->misc->rodata->wake_bytes = vig_wake_bytes(e, 1 << 20);
-		if (vig_obj_load(e, "misc", e->misc->obj, e->misc->maps.events, 1 << 20, e->misc->maps.drops, sys_ok,
-				 err) == VIG_OK && vig_ring_add(e, e->misc->maps.events, err) == VIG_OK)
-			e->drop_fds[3] = bpf_map__fd(e->misc->maps.drops);
-		else
-			vig_warn("agent", "misc sensor off", "err=\"%s\"", err);
-	}
+	if (e->misc)
+		VIG_OBJ_BIND(e, VIG_OBJ_MISC, e->misc);
 }
 
 const char *vig_agent_sensor_mode(bool fentry_ok, bool lsm_ok)
@@ -343,15 +476,17 @@ const char *vig_agent_ebpf_mode(const struct vig_agent_ebpf *e)
 enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **out, char *errbuf)
 {
 	struct vig_agent_ebpf *e = calloc(1, sizeof(*e));
+	char err_opt[VIG_ERRBUF_SIZE];
 	bool sys_ok;
 	enum vig_err err;
 
 	*out = NULL;
 	if (!e)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < VIG_OBJ__COUNT; i++)
 		e->drop_fds[i] = -1;
 	e->agent = a;
+	e->tracefs = -1;
 	e->batch_ms = vig_agent_config(a)->batch_ms;
 	if (e->batch_ms == 0)
 		e->batch_ms = VIG_AGENT_BATCH_MS;
@@ -361,30 +496,44 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 #else
 	sys_ok = false;
 #endif
+	vig_open_objects(e);
+	if (!e->process) {
+		err = vig_errf(errbuf, VIG_EIO, "cannot open process probes: %s", strerror(errno));
+		goto out_stop;
+	}
 	e->vmlinux = btf__load_vmlinux_btf();
 	if (!e->vmlinux) {
 		err = vig_errf(errbuf, VIG_EUNSUPPORTED, "kernel BTF unavailable: %s", strerror(errno));
 		goto out_stop;
 	}
-	e->process = vig_process_bpf__open();
-	if (!e->process) {
-		err = vig_errf(errbuf, VIG_EIO, "cannot open process probes: %s", strerror(errno));
-		goto out_stop;
-	}
-	vig_probe_upgrades(e);
-	e->process->rodata->agent_tgid = (uint32_t)getpid();
-	e->process->rodata->wake_bytes = vig_wake_bytes(e, 4 << 20);
-	err = vig_obj_load(e, "process", e->process->obj, e->process->maps.events, 4 << 20,
-			   e->process->maps.drops, sys_ok, errbuf);
-	if (err != VIG_OK)
-		goto out_stop;
-	err = vig_ring_add(e, e->process->maps.events, errbuf);
-	if (err != VIG_OK)
-		goto out_stop;
-	e->drop_fds[0] = bpf_map__fd(e->process->maps.drops);
-	vig_start_optional(e, sys_ok);
-	btf__free(e->vmlinux); /* only the loads above use it: give its ~10 MiB back now */
+	for (int i = 0; i < VIG_OBJ__COUNT; i++)
+		if (e->objs[i].obj)
+			vig_obj_prepare(e, &e->objs[i], sys_ok);
+	btf__free(e->vmlinux); /* every hook is decided: give its ~6 MB back before libbpf parses its own */
 	e->vmlinux = NULL;
+	malloc_trim(0);
+	vig_probe_upgrades(e);
+	err = vig_obj_load(e, &e->objs[VIG_OBJ_PROCESS], errbuf);
+	if (err != VIG_OK)
+		goto out_stop;
+	for (int i = VIG_OBJ_PROCESS + 1; i < VIG_OBJ__COUNT; i++) /* optional: reported, not fatal */
+		if (e->objs[i].obj && vig_obj_load(e, &e->objs[i], err_opt) != VIG_OK)
+			vig_warn("agent", "sensor off", "object=%s err=\"%s\"", e->objs[i].name, err_opt);
+	malloc_trim(0);
+	for (int i = 0; i < VIG_OBJ__COUNT; i++) {
+		struct vig_obj *o = &e->objs[i];
+
+		if (!o->ok)
+			continue;
+		err = vig_ring_add(e, o, i == VIG_OBJ_PROCESS ? errbuf : err_opt);
+		if (err != VIG_OK && i == VIG_OBJ_PROCESS)
+			goto out_stop;
+		if (err != VIG_OK) {
+			vig_warn("agent", "sensor off", "object=%s err=\"%s\"", o->name, err_opt);
+			continue;
+		}
+		e->drop_fds[i] = bpf_map__fd(o->drops);
+	}
 	for (size_t i = 0; i < vig_agent_health(a)->n_progs; i++) {
 		const struct vig_agent_prog_status *s = &vig_agent_health(a)->progs[i];
 
@@ -412,7 +561,7 @@ static void vig_rate_sweep(struct vig_agent_ebpf *e)
 	int64_t now;
 	int fd;
 
-	if (e->drop_fds[2] < 0 || !e->file->rodata->rate_interval_ns)
+	if (e->drop_fds[VIG_OBJ_FILE] < 0 || !e->file->rodata->rate_interval_ns)
 		return;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	now = (int64_t)ts.tv_sec * VIG_NS_PER_SEC + ts.tv_nsec;
@@ -469,7 +618,7 @@ void vig_agent_ebpf_drops(struct vig_agent_ebpf *e, uint64_t drops[VIG_ABI_DROP_
 	for (uint32_t k = 0; k < VIG_ABI_DROP__COUNT; k++) {
 		uint64_t sum = 0;
 
-		for (int o = 0; o < 4; o++) {
+		for (int o = 0; o < VIG_OBJ__COUNT; o++) {
 			if (e->drop_fds[o] < 0 || bpf_map_lookup_elem(e->drop_fds[o], &k, vals) != 0)
 				continue;
 			for (int c = 0; c < ncpu; c++)

@@ -504,7 +504,6 @@ static void test_record_path(void **state)
 	fill_task(&fk.task, 200, 5 * VIG_NS_PER_SEC + 123, "bash");
 	assert_int_equal(vig_agent_on_record(a, &fk, sizeof(fk)), VIG_OK);
 	ex->hdr.type = VIG_ABI_EXEC;
-	ex->hdr.size = sizeof(*ex);
 	ex->hdr.pid = 300;
 	ex->hdr.ktime_ns = 6 * VIG_NS_PER_SEC;
 	ex->hdr.flags = VIG_ABI_F_ARGS_TRUNC;
@@ -515,7 +514,10 @@ static void test_record_path(void **state)
 	ex->cwd_len = 10;
 	memcpy(ex->args, argv, sizeof(argv) - 1);
 	ex->args_len = sizeof(argv) - 1;
-	assert_int_equal(vig_agent_on_record(a, ex, sizeof(*ex)), VIG_OK);
+	/* the kernel sends the record without the unused tail of args[] */
+	ex->hdr.size = VIG_ABI_EXEC_SIZE(ex->args_len);
+	assert_int_equal(vig_agent_on_record(a, ex, VIG_ABI_EXEC_SIZE(ex->args_len) - 1), VIG_EPARSE);
+	assert_int_equal(vig_agent_on_record(a, ex, VIG_ABI_EXEC_SIZE(ex->args_len)), VIG_OK);
 	assert_int_equal(cap.n, 2);
 	e = cap.events[1];
 	assert_string_equal(jstr(e, "event.action"), "exec");
@@ -591,7 +593,9 @@ static void test_record_path(void **state)
 	ex->hdr.type = VIG_ABI_EXEC;
 	ex->args_len = VIG_ABI_ARGS_LEN + 5;
 	assert_int_equal(vig_agent_on_record(a, ex, sizeof(*ex)), VIG_EPARSE);
-	assert_int_equal(vig_agent_health(a)->bad_records, 5);
+	ex->args_len = 3; /* a size that disagrees with args_len (an ABI mismatch) */
+	assert_int_equal(vig_agent_on_record(a, ex, sizeof(*ex)), VIG_EPARSE);
+	assert_int_equal(vig_agent_health(a)->bad_records, 7);
 	assert_int_equal(cap.n, 4);
 	capture_free(&cap);
 	free(ex);

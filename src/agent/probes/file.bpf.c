@@ -1,7 +1,8 @@
 /*
  * file.bpf.c - the file sensor: open-for-write/create, unlink, rename, chmod, chown and mkdir
- * of paths under the configured prefixes, from tp_btf/sys_enter (arguments, in-kernel prefix
- * filter) and tp_btf/sys_exit (result). Only successful calls are reported.
+ * of paths under the configured prefixes, from the syscalls' sys_enter_* events (arguments,
+ * in-kernel prefix filter) and sys_exit_* events (result; see sys.bpf.h for how they are
+ * attached). Only successful calls are reported.
  *
  * Filtering: an absolute path must start with one of prefixes[] (each ends with '/'); for a
  * rename either path may match. A relative path cannot be judged here, so it passes with
@@ -179,16 +180,17 @@ static __always_inline int vig_read_path(char *dst, __u64 uptr, struct vig_abi_f
 	return vig_prefix_match(dst);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vig_file_enter, struct pt_regs *regs, long nr)
+SEC("tp/syscalls/sys_enter_openat") /* and every other followed call: see vig_sys_names */
+int vig_file_enter(struct vig_sys_enter_ctx *ctx)
 {
+	long nr = ctx->nr;
 	struct vig_abi_file *f;
 	__u64 id;
 	__u32 zero = 0, op;
 	__u64 p1 = 0, p2 = 0;
 	int want;
 
-	op = vig_file_op(nr); /* first: most syscalls leave here, before any helper call */
+	op = vig_file_op(nr);
 	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -210,54 +212,54 @@ int BPF_PROG(vig_file_enter, struct pt_regs *regs, long nr)
 	f->path2[0] = 0;
 	switch (nr) {
 	case VIG_NR_OPEN:
-		p1 = vig_sys_arg(regs, 0);
-		f->open_flags = vig_sys_arg(regs, 1);
-		f->mode = vig_sys_arg(regs, 2);
+		p1 = vig_sys_arg(ctx, 0);
+		f->open_flags = vig_sys_arg(ctx, 1);
+		f->mode = vig_sys_arg(ctx, 2);
 		break;
 	case VIG_NR_CREAT:
-		p1 = vig_sys_arg(regs, 0);
+		p1 = vig_sys_arg(ctx, 0);
 		f->open_flags = VIG_O_CREAT | VIG_O_WRONLY | VIG_O_TRUNC;
-		f->mode = vig_sys_arg(regs, 1);
+		f->mode = vig_sys_arg(ctx, 1);
 		break;
 	case VIG_NR_OPENAT:
-		f->dirfd = vig_sys_arg(regs, 0);
-		p1 = vig_sys_arg(regs, 1);
-		f->open_flags = vig_sys_arg(regs, 2);
-		f->mode = vig_sys_arg(regs, 3);
+		f->dirfd = vig_sys_arg(ctx, 0);
+		p1 = vig_sys_arg(ctx, 1);
+		f->open_flags = vig_sys_arg(ctx, 2);
+		f->mode = vig_sys_arg(ctx, 3);
 		break;
 	case VIG_NR_UNLINK: case VIG_NR_RENAME: case VIG_NR_CHMOD: case VIG_NR_CHOWN:
 	case VIG_NR_LCHOWN: case VIG_NR_MKDIR:
-		p1 = vig_sys_arg(regs, 0);
-		p2 = nr == VIG_NR_RENAME ? vig_sys_arg(regs, 1) : 0;
+		p1 = vig_sys_arg(ctx, 0);
+		p2 = nr == VIG_NR_RENAME ? vig_sys_arg(ctx, 1) : 0;
 		if (nr == VIG_NR_CHMOD || nr == VIG_NR_MKDIR)
-			f->mode = vig_sys_arg(regs, 1);
+			f->mode = vig_sys_arg(ctx, 1);
 		if (nr == VIG_NR_CHOWN || nr == VIG_NR_LCHOWN) {
-			f->uid = vig_sys_arg(regs, 1);
-			f->gid = vig_sys_arg(regs, 2);
+			f->uid = vig_sys_arg(ctx, 1);
+			f->gid = vig_sys_arg(ctx, 2);
 		}
 		break;
 	case VIG_NR_UNLINKAT:
-		f->dirfd = vig_sys_arg(regs, 0);
-		p1 = vig_sys_arg(regs, 1);
-		f->open_flags = vig_sys_arg(regs, 2);
+		f->dirfd = vig_sys_arg(ctx, 0);
+		p1 = vig_sys_arg(ctx, 1);
+		f->open_flags = vig_sys_arg(ctx, 2);
 		break;
 	case VIG_NR_RENAMEAT: case VIG_NR_RENAMEAT2:
-		f->dirfd = vig_sys_arg(regs, 0);
-		p1 = vig_sys_arg(regs, 1);
-		f->dirfd2 = vig_sys_arg(regs, 2);
-		p2 = vig_sys_arg(regs, 3);
-		f->open_flags = nr == VIG_NR_RENAMEAT2 ? vig_sys_arg(regs, 4) : 0;
+		f->dirfd = vig_sys_arg(ctx, 0);
+		p1 = vig_sys_arg(ctx, 1);
+		f->dirfd2 = vig_sys_arg(ctx, 2);
+		p2 = vig_sys_arg(ctx, 3);
+		f->open_flags = nr == VIG_NR_RENAMEAT2 ? vig_sys_arg(ctx, 4) : 0;
 		break;
 	case VIG_NR_FCHMODAT: case VIG_NR_FCHMODAT2: case VIG_NR_MKDIRAT:
-		f->dirfd = vig_sys_arg(regs, 0);
-		p1 = vig_sys_arg(regs, 1);
-		f->mode = vig_sys_arg(regs, 2);
+		f->dirfd = vig_sys_arg(ctx, 0);
+		p1 = vig_sys_arg(ctx, 1);
+		f->mode = vig_sys_arg(ctx, 2);
 		break;
 	case VIG_NR_FCHOWNAT:
-		f->dirfd = vig_sys_arg(regs, 0);
-		p1 = vig_sys_arg(regs, 1);
-		f->uid = vig_sys_arg(regs, 2);
-		f->gid = vig_sys_arg(regs, 3);
+		f->dirfd = vig_sys_arg(ctx, 0);
+		p1 = vig_sys_arg(ctx, 1);
+		f->uid = vig_sys_arg(ctx, 2);
+		f->gid = vig_sys_arg(ctx, 3);
 		break;
 	}
 	if (op == VIG_ABI_FILE_OPEN &&
@@ -299,14 +301,13 @@ static __always_inline void vig_fd_inode(long fd, __u64 *ino, __u64 *dev, int *c
 	}
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vig_file_exit, struct pt_regs *regs, long ret)
+SEC("tp/syscalls/sys_exit_openat")
+int vig_file_exit(struct vig_sys_exit_ctx *ctx)
 {
 	struct vig_abi_file *f;
+	long ret = ctx->ret;
 	__u64 id;
 
-	if (!vig_file_op(vig_sys_nr(regs)))
-		return 0; /* not a file syscall: no map lookup on every other syscall's exit */
 	id = bpf_get_current_pid_tgid();
 	f = bpf_map_lookup_elem(&pending, &id);
 	if (!f)

@@ -2,8 +2,9 @@
  * misc.bpf.c - the "misc" sensor: privilege changes (setuid/setgid families, capset), kernel
  * module loads (init_module/finit_module, plus tp_btf/module_load where the kernel has it),
  * ptrace attach/seize, memfd_create and bpf(BPF_PROG_LOAD). Arguments and the credentials
- * before the call are stashed at tp_btf/sys_enter; the result and the credentials after the
- * call are added at tp_btf/sys_exit. The agent's own calls (it loads BPF) are skipped.
+ * before the call are stashed at the syscall's sys_enter event; the result and the credentials
+ * after the call are added at its sys_exit event (sys.bpf.h). The agent's own calls (it loads
+ * BPF) are skipped.
  */
 #include "common.bpf.h"
 #include "sys.bpf.h"
@@ -61,15 +62,16 @@ static __always_inline __u32 vig_misc_op(long nr)
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vig_misc_enter, struct pt_regs *regs, long nr)
+SEC("tp/syscalls/sys_enter_setuid") /* and every other followed call: see vig_sys_names */
+int vig_misc_enter(struct vig_sys_enter_ctx *ctx)
 {
+	long nr = ctx->nr;
 	struct vig_abi_misc *m;
 	struct task_struct *t;
 	__u64 id;
 	__u32 zero = 0, op;
 
-	op = vig_misc_op(nr); /* first: most syscalls leave here, before any helper call */
+	op = vig_misc_op(nr);
 	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -83,7 +85,7 @@ int BPF_PROG(vig_misc_enter, struct pt_regs *regs, long nr)
 	m->nr = nr;
 	m->ret = 0;
 	for (int i = 0; i < 4; i++)
-		m->arg[i] = vig_sys_arg(regs, i);
+		m->arg[i] = vig_sys_arg(ctx, i);
 	if (op == VIG_ABI_MISC_PTRACE && m->arg[0] != VIG_PTRACE_ATTACH && m->arg[0] != VIG_PTRACE_SEIZE)
 		return 0;
 	if (op == VIG_ABI_MISC_BPF && m->arg[0] != VIG_BPF_PROG_LOAD)
@@ -107,21 +109,19 @@ int BPF_PROG(vig_misc_enter, struct pt_regs *regs, long nr)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vig_misc_exit, struct pt_regs *regs, long ret)
+SEC("tp/syscalls/sys_exit_setuid")
+int vig_misc_exit(struct vig_sys_exit_ctx *ctx)
 {
 	struct vig_abi_misc *m;
 	struct task_struct *t;
 	const struct cred *c;
 	__u64 id;
 
-	if (!vig_misc_op(vig_sys_nr(regs)))
-		return 0; /* not ours: no map lookup on the hot path of every other syscall */
 	id = bpf_get_current_pid_tgid();
 	m = bpf_map_lookup_elem(&pending, &id);
 	if (!m)
 		return 0;
-	m->ret = ret;
+	m->ret = ctx->ret;
 	t = bpf_get_current_task_btf();
 	vig_creds(t, &m->new_uid, &m->new_euid, &m->new_gid, &m->new_egid);
 	c = BPF_CORE_READ(t, cred);

@@ -8,7 +8,7 @@
  * means nothing, so it is attributed to the process that listens on the local port.
  *
  * UDP has no connection state to follow, so it is seen at the socket syscalls instead
- * (tp_btf/sys_enter + sys_exit; x86_64 numbers): connect() on a UDP socket, sendto/sendmsg with
+ * (their sys_enter_* and sys_exit_* events, sys.bpf.h): connect() on a UDP socket, sendto/sendmsg with
  * a destination (or on a connected socket: its peer), recvfrom/recvmsg that return the source
  * address. sys_enter keeps the fd's socket and the user pointer of the address; sys_exit, when
  * the call succeeded, reads the address (bpf_probe_read_user: for a receive the kernel has just
@@ -213,11 +213,12 @@ static __always_inline struct sock *vig_udp_sock(long fd)
 	return sk;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vig_udp_enter, struct pt_regs *regs, long nr)
+SEC("tp/syscalls/sys_enter_sendto") /* and every other followed call: see vig_sys_names */
+int vig_udp_enter(struct vig_sys_enter_ctx *ctx)
 {
+	long nr = ctx->nr;
 	struct vig_udp_call c;
-	__u32 op = vig_udp_op(nr); /* first: most syscalls leave here, before any helper call */
+	__u32 op = vig_udp_op(nr);
 	__u64 id;
 	struct sock *sk;
 
@@ -226,16 +227,16 @@ int BPF_PROG(vig_udp_enter, struct pt_regs *regs, long nr)
 	id = bpf_get_current_pid_tgid();
 	if ((id >> 32) == agent_tgid)
 		return 0;
-	sk = vig_udp_sock(vig_sys_arg(regs, 0));
+	sk = vig_udp_sock(vig_sys_arg(ctx, 0));
 	if (!sk)
 		return 0;
 	__builtin_memset(&c, 0, sizeof(c));
 	c.op = op;
 	c.sk = (__u64)sk;
 	switch (nr) {
-	case VIG_NR_CONNECT: c.uaddr = vig_sys_arg(regs, 1); break;
-	case VIG_NR_SENDTO: case VIG_NR_RECVFROM: c.uaddr = vig_sys_arg(regs, 4); break;
-	default: c.uaddr = vig_sys_arg(regs, 1); c.is_msg = 1; break;
+	case VIG_NR_CONNECT: c.uaddr = vig_sys_arg(ctx, 1); break;
+	case VIG_NR_SENDTO: case VIG_NR_RECVFROM: c.uaddr = vig_sys_arg(ctx, 4); break;
+	default: c.uaddr = vig_sys_arg(ctx, 1); c.is_msg = 1; break;
 	}
 	bpf_map_update_elem(&udp_pending, &id, &c, BPF_ANY);
 	return 0;
@@ -275,9 +276,10 @@ static __always_inline int vig_udp_sock_peer(struct sock *sk, struct vig_abi_net
 	return family;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vig_udp_exit, struct pt_regs *regs, long ret)
+SEC("tp/syscalls/sys_exit_sendto")
+int vig_udp_exit(struct vig_sys_exit_ctx *ctx)
 {
+	long ret = ctx->ret;
 	__u64 id, now, *last;
 	struct vig_udp_call *c;
 	struct vig_udp_key k;
@@ -286,8 +288,6 @@ int BPF_PROG(vig_udp_exit, struct pt_regs *regs, long ret)
 	__u64 uaddr;
 	int fam;
 
-	if (!vig_udp_op(vig_sys_nr(regs)))
-		return 0; /* not ours: no map lookup on every other syscall's exit */
 	id = bpf_get_current_pid_tgid();
 	c = bpf_map_lookup_elem(&udp_pending, &id);
 	if (!c)

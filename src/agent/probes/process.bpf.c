@@ -5,8 +5,10 @@
  * exec sends the new image's filename as given to execve, the executed file's dentry name,
  * link count, inode and device (so user space can flag memfd and deleted executables and key
  * its hash cache), and argv copied from mm->arg_start..arg_end, capped at VIG_ABI_ARGS_LEN-1
- * bytes with VIG_ABI_F_ARGS_TRUNC set when longer. Bytes of args[] past args_len are not
- * cleared (4 KiB per exec would cost more than it protects); user space reads args_len bytes.
+ * bytes with VIG_ABI_F_ARGS_TRUNC set when longer. The record is built in a per-CPU scratch
+ * buffer and copied into the ring without the unused tail of args[] (VIG_ABI_EXEC_SIZE), so a
+ * typical exec takes ~1.5 KiB of ring instead of 5.6 KiB; bytes of cwd[] past cwd_len are not
+ * cleared (user space reads cwd_len bytes).
  *
  * The working directory is walked here rather than read from /proc/PID/cwd later, because a
  * short-lived process is gone by then: from fs->pwd up through d_parent, crossing mounts via
@@ -16,6 +18,13 @@
  * stays inside the buffer. Deeper or longer paths set VIG_ABI_F_CWD_TRUNC.
  */
 #include "common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vig_abi_exec);
+} exec_scratch SEC(".maps");
 
 struct vig_cwd_walk {
 	struct vig_abi_exec *e;
@@ -94,11 +103,12 @@ int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	struct file *f;
 	__u64 as, ae, len;
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
 
-	e = vig_reserve(sizeof(*e), VIG_ABI_DROP_PROCESS);
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!e)
 		return 0;
-	vig_fill_hdr(&e->hdr, VIG_ABI_EXEC, sizeof(*e), id >> 32, (__u32)id);
+	vig_fill_hdr(&e->hdr, VIG_ABI_EXEC, VIG_ABI_EXEC_SIZE(0), id >> 32, (__u32)id);
 	vig_fill_task(p, &e->task);
 	e->old_pid = old_pid;
 	vig_walk_cwd(p, e);
@@ -134,7 +144,9 @@ int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	if (len && bpf_probe_read_user(e->args, len, (const void *)as) == 0)
 		e->args_len = len;
 submit:
-	vig_submit(e);
+	len = e->args_len & (VIG_ABI_ARGS_LEN - 1);
+	e->hdr.size = VIG_ABI_EXEC_SIZE(len);
+	vig_output(e, VIG_ABI_EXEC_SIZE(len), VIG_ABI_DROP_PROCESS);
 	return 0;
 }
 

@@ -1,37 +1,48 @@
 /*
- * sys.bpf.h - syscall arguments from the pt_regs that tp_btf/sys_enter receives. Only x86_64
- * is mapped; elsewhere the file and misc sensors stay off (user space does not load them).
+ * sys.bpf.h - the syscall sensors' context. The file, misc and UDP sensors are tracepoint
+ * programs attached by user space to the syscalls/sys_enter_<name> and sys_exit_<name> events
+ * of exactly the syscalls they follow (ebpf.c, vig_sys_names), so every other syscall on the
+ * host costs one bit test in the kernel instead of a run of each program: with tp_btf/sys_enter
+ * every syscall paid about 260 ns here.
+ *
+ * The context is what the kernel hands a BPF program at a syscall event: the common header,
+ * the syscall number and the six arguments (or the return value). The number is read as an int
+ * at offset 8, which holds both for kernels that pass the event record (int nr) and for those
+ * that pass an unsigned long (little-endian). Syscall numbers are mapped for x86_64 only;
+ * elsewhere the sensors stay off (user space does not load them).
  */
 #ifndef VIGIL_SYS_BPF_H
 #define VIGIL_SYS_BPF_H
 
+struct vig_sys_enter_ctx {
+	__u64 common; /* struct trace_entry: not readable by BPF */
+	__s32 nr;
+	__s32 pad;
+	__u64 args[6];
+};
+
+struct vig_sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__s32 pad;
+	__s64 ret;
+};
+
+/* Argument n of the call. Read with a helper rather than a context load: the kernel refuses to
+ * attach a program to an event whose record is shorter than the furthest context offset the
+ * program loads (sys_enter_setuid has one argument, renameat2 five), and one program serves
+ * them all; an argument the syscall does not have reads as whatever the slot holds. */
+static __always_inline __u64 vig_sys_arg(struct vig_sys_enter_ctx *ctx, int n)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &ctx->args[n & 7]);
+	return v;
+}
+
 #if defined(__TARGET_ARCH_x86)
-static __always_inline __u64 vig_sys_arg(struct pt_regs *regs, int n)
-{
-	switch (n) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, r10);
-	default: return BPF_CORE_READ(regs, r8);
-	}
-}
-/* Syscall number at tp_btf/sys_exit (what syscall_get_nr() reads), so that an exit program can
- * leave at once on the syscalls it does not follow instead of looking up its pending map. */
-static __always_inline long vig_sys_nr(struct pt_regs *regs)
-{
-	return regs->orig_ax; /* a direct load: tp_btf hands a trusted pointer */
-}
 #define VIG_SYS_SUPPORTED 1
 #else
-static __always_inline __u64 vig_sys_arg(struct pt_regs *regs, int n)
-{
-	return 0;
-}
-static __always_inline long vig_sys_nr(struct pt_regs *regs)
-{
-	return -1;
-}
 #define VIG_SYS_SUPPORTED 0
 #endif
 

@@ -79,7 +79,8 @@ struct vig_abi_task {
 	char comm[VIG_ABI_COMM_LEN]; /* task comm, NUL-terminated */
 };
 
-/* Process exec (tp_btf/sched_process_exec). */
+/* Process exec (tp_btf/sched_process_exec). Sent without the unused tail of args[]:
+ * hdr.size is VIG_ABI_EXEC_SIZE(args_len), so a short command line costs ~1.5 KiB of ring. */
 struct vig_abi_exec {
 	struct vig_abi_hdr hdr;
 	struct vig_abi_task task;
@@ -205,6 +206,8 @@ struct vig_abi_misc {
 };
 
 #define VIG_ABI_MAX_RECORD sizeof(struct vig_abi_exec)
+/* Bytes of an exec record with args_len bytes of argv (args_len < VIG_ABI_ARGS_LEN). */
+#define VIG_ABI_EXEC_SIZE(args_len) (__builtin_offsetof(struct vig_abi_exec, args) + (args_len))
 
 _Static_assert(sizeof(struct vig_abi_hdr) == 32, "vig_abi_hdr layout");
 _Static_assert(sizeof(struct vig_abi_task) == 64, "vig_abi_task layout");
