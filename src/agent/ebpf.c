@@ -21,13 +21,20 @@
  * refusal reason of each probe (e.g. EPERM) in its program status and one log line. The sensors
  * themselves are the tracepoint set in every mode today.
  *
- * Wake-ups: unless batch_ms < 0, records are submitted without waking the reader until a
- * quarter of a ring is queued (wake_bytes), and the poll drains every ring at least every
- * batch_ms: under an exec storm the agent then wakes a few times per batch instead of for every
- * record, which is most of the cost a busy 2-CPU host sees; a record waits at most batch_ms.
+ * Wake-ups: unless batch_ms < 0, records are submitted without waking the reader, except the
+ * first record into an empty ring and once a quarter of a ring is queued (wake_bytes). The
+ * agent waits on its own edge-triggered epoll of the rings, so only those explicit wake-ups end
+ * a wait (a level-triggered one would return while any record is queued). While idle (the
+ * objects' reader_idle flag set) a first record wakes it and its batch gets batch_ms to fill;
+ * while records keep coming the flag is clear and it reads every batch_ms (sooner when a ring
+ * is a quarter full). Under an exec storm the agent wakes a few times per batch instead of for
+ * every record, which is most of the cost a busy 2-CPU host sees; a record waits at most
+ * batch_ms (rarely, when it races the flag, the caller's timeout); an idle agent sleeps until
+ * the caller's timeout.
  */
 #include <errno.h>
 #include <malloc.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +62,7 @@
 struct vig_obj {
 	const char *name;        /* "process", "net", "file", "misc" */
 	struct bpf_object *obj;  /* NULL: not opened (off by configuration or open failed) */
+	struct bpf_object_skeleton *skel; /* its skeleton: loading it maps .bss for reader_idle */
 	struct bpf_map *events;
 	struct bpf_map *drops;
 	size_t ring_bytes;
@@ -76,6 +84,9 @@ struct vig_agent_ebpf {
 	struct btf *vmlinux;
 	int drop_fds[VIG_OBJ__COUNT]; /* "drops" map of each loaded object, -1 when absent */
 	int batch_ms;     /* longest wait of a queued record, 0: wake per record */
+	int epfd;         /* edge-triggered epoll of the rings (batch_ms > 0), or -1 */
+	bool pending;     /* the last read found records: more are likely queued without a wake-up */
+	__u32 *idle[VIG_OBJ__COUNT]; /* each loaded object's reader_idle (mmapped .bss), or NULL */
 	int64_t next_sweep; /* CLOCK_BOOTTIME ns of the next rate-limit sweep */
 	const char *mode; /* sensor mode (vig_agent_sensor_mode) */
 	int tracefs;      /* syscall events reachable: -1 unknown, 0 no, 1 yes (vig_tracefs_ready) */
@@ -279,7 +290,7 @@ static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, struct vig_obj *o, ch
 	int err;
 
 	vig_libbpf_last[0] = 0;
-	err = bpf_object__load(o->obj);
+	err = bpf_object__load_skeleton(o->skel); /* the object, then its .bss mapped for writing */
 	if (err) {
 		for (size_t k = 0; k < o->n_status; k++)
 			if (!st[k].error[0])
@@ -375,9 +386,10 @@ static uint64_t vig_wake_bytes(const struct vig_agent_ebpf *e, size_t ring_bytes
 
 /* Records an opened skeleton's object and maps in slot i and writes the settings every object
  * shares (its rodata, frozen at load). */
-static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object *obj, struct bpf_map *events,
-			 struct bpf_map *drops, __u32 *agent_tgid, __u64 *wake_bytes)
+static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object_skeleton *skel, struct bpf_object *obj,
+			 struct bpf_map *events, struct bpf_map *drops, __u32 *agent_tgid, __u64 *wake_bytes)
 {
+	e->objs[i].skel = skel;
 	e->objs[i].obj = obj;
 	e->objs[i].events = events;
 	e->objs[i].drops = drops;
@@ -386,7 +398,8 @@ static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object *obj
 }
 
 #define VIG_OBJ_BIND(e, i, skel)                                                                   \
-	vig_obj_bind(e, i, (skel)->obj, (skel)->maps.events, (skel)->maps.drops, &(skel)->rodata->agent_tgid, \
+	vig_obj_bind(e, i, (skel)->skeleton, (skel)->obj, (skel)->maps.events, (skel)->maps.drops,         \
+		     &(skel)->rodata->agent_tgid,                                                          \
 		     &(skel)->rodata->wake_bytes)
 
 /* Opens and configures every sensor object the configuration asks for; an object that fails to
@@ -487,9 +500,14 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 		e->drop_fds[i] = -1;
 	e->agent = a;
 	e->tracefs = -1;
+	e->epfd = -1;
 	e->batch_ms = vig_agent_config(a)->batch_ms;
 	if (e->batch_ms == 0)
 		e->batch_ms = VIG_AGENT_BATCH_MS;
+	if (e->batch_ms > 0 && (e->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		err = vig_errf(errbuf, VIG_EIO, "epoll: %s", strerror(errno));
+		goto out_stop;
+	}
 	libbpf_set_print(vig_libbpf_print);
 #if defined(__x86_64__)
 	sys_ok = true;
@@ -533,7 +551,20 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 			continue;
 		}
 		e->drop_fds[i] = bpf_map__fd(o->drops);
+		if (e->epfd >= 0) {
+			struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = (uint32_t)i };
+
+			if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, bpf_map__fd(o->events), &ev) != 0) {
+				err = vig_errf(errbuf, VIG_EIO, "%s ring epoll: %s", o->name, strerror(errno));
+				goto out_stop;
+			}
+		}
 	}
+	/* .bss is mmapped at load: the skeletons' pointers are valid from here on */
+	e->idle[VIG_OBJ_PROCESS] = &e->process->bss->reader_idle;
+	e->idle[VIG_OBJ_NET] = e->objs[VIG_OBJ_NET].ok ? &e->net->bss->reader_idle : NULL;
+	e->idle[VIG_OBJ_FILE] = e->objs[VIG_OBJ_FILE].ok ? &e->file->bss->reader_idle : NULL;
+	e->idle[VIG_OBJ_MISC] = e->objs[VIG_OBJ_MISC].ok ? &e->misc->bss->reader_idle : NULL;
 	for (size_t i = 0; i < vig_agent_health(a)->n_progs; i++) {
 		const struct vig_agent_prog_status *s = &vig_agent_health(a)->progs[i];
 
@@ -590,15 +621,45 @@ static void vig_rate_sweep(struct vig_agent_ebpf *e)
 	}
 }
 
+static void vig_set_idle(struct vig_agent_ebpf *e, __u32 v)
+{
+	for (int i = 0; i < VIG_OBJ__COUNT; i++)
+		if (e->idle[i])
+			__atomic_store_n(e->idle[i], v, __ATOMIC_SEQ_CST);
+}
+
+/* Waits up to ms for a wake-up of a ring: > 0 woken, 0 timed out, -errno. */
+static int vig_wait(struct vig_agent_ebpf *e, int ms)
+{
+	struct epoll_event ev[VIG_OBJ__COUNT];
+	int r = epoll_wait(e->epfd, ev, VIG_OBJ__COUNT, ms);
+
+	return r < 0 ? (errno == EINTR ? 0 : -errno) : r;
+}
+
 enum vig_err vig_agent_ebpf_poll(struct vig_agent_ebpf *e, int timeout_ms)
 {
 	int n;
 
-	if (e->batch_ms > 0 && (timeout_ms < 0 || timeout_ms > e->batch_ms))
-		timeout_ms = e->batch_ms;
-	n = ring_buffer__poll(e->rb, timeout_ms);
-	if (n >= 0 && e->batch_ms > 0)
-		n = ring_buffer__consume(e->rb); /* the records queued without a wake-up */
+	if (e->epfd < 0) {
+		n = ring_buffer__poll(e->rb, timeout_ms); /* a wake-up per record */
+	} else if (!e->pending) {
+		vig_set_idle(e, 1);
+		n = ring_buffer__consume(e->rb); /* queued before the flag was seen: no wake-up comes */
+		if (n == 0 && (n = vig_wait(e, timeout_ms)) > 0) {
+			vig_set_idle(e, 0); /* a first record: its batch fills for batch_ms */
+			n = vig_wait(e, e->batch_ms);
+			if (n >= 0)
+				n = ring_buffer__consume(e->rb);
+		}
+		vig_set_idle(e, 0);
+		e->pending = n > 0;
+	} else {
+		n = vig_wait(e, e->batch_ms); /* a quarter-full ring ends this sooner */
+		if (n >= 0)
+			n = ring_buffer__consume(e->rb);
+		e->pending = n > 0;
+	}
 	vig_rate_sweep(e);
 	if (n < 0 && n != -EINTR)
 		return VIG_EIO;
@@ -635,6 +696,8 @@ void vig_agent_ebpf_stop(struct vig_agent_ebpf *e)
 		return;
 	ring_buffer__free(e->rb);
 	e->rb = NULL;
+	if (e->epfd >= 0)
+		close(e->epfd);
 	for (size_t i = 0; i < e->n_links; i++)
 		bpf_link__destroy(e->links[i]);
 	e->n_links = 0;

@@ -19,8 +19,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Settings, set by the loader between open and load. */
 const volatile __u32 agent_tgid = 0; /* the agent's own pid: its syscalls are not reported */
 /* Batched wake-ups: records are submitted without waking the reader until wake_bytes are
- * queued (user space also drains on a short timer); 0 wakes it for every record. */
+ * queued, except the first record into an empty ring while the reader is idle, which wakes it
+ * (user space then waits its batch interval before reading, see ebpf.c); 0 wakes it for every
+ * record. */
 const volatile __u64 wake_bytes = 0;
+/* 1 while the reader sleeps with nothing pending (user space writes it through the mmapped
+ * .bss): only then does the first record into an empty ring wake it. */
+__u32 reader_idle = 0;
 
 /* Ring buffer of records; user space sizes it before load. */
 struct {
@@ -44,25 +49,31 @@ static __always_inline void vig_count_drop(__u32 slot)
 		*n += 1;
 }
 
-/* Submit flags: wake the reader only once wake_bytes are waiting (see wake_bytes). */
-static __always_inline __u64 vig_wake_flags(void)
+/* Submit flags when the ring holds avail bytes, self of them this record's (0 when it is not
+ * in the ring yet): wake the reader for the first record into an empty ring while it is idle,
+ * and once wake_bytes are waiting; otherwise it reads within its batch interval anyway. A race
+ * with the reader going idle can cost one record the reader's idle timeout. */
+static __always_inline __u64 vig_wake_flags(__u64 self)
 {
+	__u64 avail;
+
 	if (!wake_bytes)
 		return 0;
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
-									   : BPF_RB_NO_WAKEUP;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return (avail <= self && reader_idle) || avail >= wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* Submits a reserved record. */
+/* Submits a reserved record (it starts with its vig_abi_hdr); in the ring it takes its size
+ * plus an 8-byte header, rounded up to 8. */
 static __always_inline void vig_submit(void *p)
 {
-	bpf_ringbuf_submit(p, vig_wake_flags());
+	bpf_ringbuf_submit(p, vig_wake_flags((((struct vig_abi_hdr *)p)->size + 15) & ~7ull));
 }
 
 /* Copies size bytes of a record from p into the ring, or counts a drop in slot. */
 static __always_inline void vig_output(void *p, __u64 size, __u32 slot)
 {
-	if (bpf_ringbuf_output(&events, p, size, vig_wake_flags()))
+	if (bpf_ringbuf_output(&events, p, size, vig_wake_flags(0)))
 		vig_count_drop(slot);
 }
 
