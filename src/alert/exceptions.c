@@ -222,40 +222,6 @@ bool vig_condset_match(const struct vig_condset *cs, const struct vig_event *ev)
 
 /* ---- stored entries ---- */
 
-enum vig_err vig_policy_schema(struct vig_db *db, char *errbuf)
-{
-	static const char SQL[] =
-		"CREATE TABLE IF NOT EXISTS suppressions ("
-		"  id INTEGER PRIMARY KEY,"
-		"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-		"  rule_id TEXT NOT NULL DEFAULT '',"
-		"  conditions TEXT NOT NULL,"
-		"  until INTEGER NOT NULL,"
-		"  reason TEXT NOT NULL DEFAULT '',"
-		"  created_by TEXT NOT NULL,"
-		"  created INTEGER NOT NULL);"
-		"CREATE INDEX IF NOT EXISTS suppressions_tenant ON suppressions(tenant_id, until);"
-		"CREATE TABLE IF NOT EXISTS rule_exceptions ("
-		"  id INTEGER PRIMARY KEY,"
-		"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-		"  rule_id TEXT NOT NULL,"
-		"  conditions TEXT NOT NULL,"
-		"  until INTEGER NOT NULL DEFAULT 0,"
-		"  reason TEXT NOT NULL DEFAULT '',"
-		"  created_by TEXT NOT NULL,"
-		"  created INTEGER NOT NULL);"
-		"CREATE INDEX IF NOT EXISTS rule_exceptions_rule ON rule_exceptions(tenant_id, rule_id);";
-	sqlite3 *h = vig_db_lock(db);
-	char *msg = NULL;
-	enum vig_err err = VIG_OK;
-
-	if (sqlite3_exec(h, SQL, NULL, NULL, &msg) != SQLITE_OK)
-		err = vig_errf(errbuf, VIG_EIO, "policy schema: %s", msg ? msg : sqlite3_errmsg(h));
-	sqlite3_free(msg);
-	vig_db_unlock(db);
-	return err;
-}
-
 void vig_policy_entry_release(struct vig_policy_entry *e)
 {
 	if (!e)
@@ -346,24 +312,16 @@ enum vig_err vig_policy_entry_create(struct vig_db *db, const struct vig_princip
 		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		 TABLES[e->kind]);
 	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
-		goto out_unlock;
-	}
-	sqlite3_bind_text(st, 1, e->tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, e->rule_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, ctext, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, e->until);
-	sqlite3_bind_text(st, 5, e->reason ? e->reason : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, e->created_by, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, e->created);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	st = vig_db_stmt(h, errbuf, sql, "tttitti", e->tenant, e->rule_id, ctext, e->until,
+			 e->reason ? e->reason : "", e->created_by, e->created);
+	if (!st)
+		err = VIG_EIO;
+	else if (sqlite3_step(st) != SQLITE_DONE)
 		err = (sqlite3_errcode(h) & 0xff) == SQLITE_CONSTRAINT
 			      ? vig_errf(errbuf, VIG_ENOTFOUND, "no such tenant")
-			      : vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
+			      : vig_db_fail(h, errbuf);
 	else
 		e->id = sqlite3_last_insert_rowid(h);
-out_unlock:
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	free(ctext);
@@ -447,19 +405,15 @@ enum vig_err vig_policy_entry_load_all(struct vig_db *db, enum vig_policy_kind k
 				       char *errbuf)
 {
 	char sql[256];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	enum vig_err err;
 	sqlite3 *h;
 
 	snprintf(sql, sizeof(sql), "SELECT " ENTRY_COLS " FROM %s WHERE ?1 = 0 OR until > ?1 ORDER BY id",
 		 TABLES[kind]);
 	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
-	} else {
-		sqlite3_bind_int64(st, 1, kind == VIG_POLICY_SUPPRESSION ? now : 0);
-		err = read_rows(h, st, kind, max, out, n, errbuf);
-	}
+	st = vig_db_stmt(h, errbuf, sql, "i", kind == VIG_POLICY_SUPPRESSION ? now : (int64_t)0);
+	err = st ? read_rows(h, st, kind, max, out, n, errbuf) : VIG_EIO;
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	return err;
@@ -472,7 +426,7 @@ enum vig_err vig_policy_entry_list(struct vig_db *db, const struct vig_principal
 {
 	const char *scope = NULL;
 	char sql[384];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	enum vig_err err;
 	sqlite3 *h;
 
@@ -486,17 +440,9 @@ enum vig_err vig_policy_entry_list(struct vig_db *db, const struct vig_principal
 		 "(?2 IS NULL OR rule_id = ?2) AND (?3 = 0 OR until > ?3) ORDER BY id DESC LIMIT %d",
 		 TABLES[kind], ENTRY_LIST_MAX);
 	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
-	} else {
-		if (scope)
-			sqlite3_bind_text(st, 1, scope, -1, SQLITE_TRANSIENT);
-		if (rule_id)
-			sqlite3_bind_text(st, 2, rule_id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3,
-				   kind == VIG_POLICY_SUPPRESSION && !include_expired ? now : 0);
-		err = read_rows(h, st, kind, ENTRY_LIST_MAX, out, n, errbuf);
-	}
+	st = vig_db_stmt(h, errbuf, sql, "tti", scope, rule_id,
+			 kind == VIG_POLICY_SUPPRESSION && !include_expired ? now : (int64_t)0);
+	err = st ? read_rows(h, st, kind, ENTRY_LIST_MAX, out, n, errbuf) : VIG_EIO;
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	return err;
@@ -515,21 +461,16 @@ enum vig_err vig_policy_entry_delete(struct vig_db *db, const struct vig_princip
 {
 	struct vig_policy_entry *rows = NULL;
 	char sql[160];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	enum vig_err err;
 	size_t n = 0;
 	sqlite3 *h;
 
 	snprintf(sql, sizeof(sql), "SELECT " ENTRY_COLS " FROM %s WHERE id = ?1", TABLES[kind]);
 	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
-		goto out_unlock;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	err = read_rows(h, st, kind, 1, &rows, &n, errbuf);
+	st = vig_db_stmt(h, errbuf, sql, "i", id);
+	err = st ? read_rows(h, st, kind, 1, &rows, &n, errbuf) : VIG_EIO;
 	sqlite3_finalize(st);
-	st = NULL;
 	if (err != VIG_OK)
 		goto out_unlock;
 	if (n == 0 || !vig_principal_can_access_tenant(who, rows[0].tenant)) {
@@ -538,15 +479,8 @@ enum vig_err vig_policy_entry_delete(struct vig_db *db, const struct vig_princip
 		goto out_unlock;
 	}
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", TABLES[kind]);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
-		goto out_unlock;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = vig_errf(errbuf, VIG_EIO, "policy db: %s", sqlite3_errmsg(h));
+	err = vig_db_do(h, errbuf, sql, "i", id);
 out_unlock:
-	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	if (err == VIG_OK && before) {
 		*before = rows[0];

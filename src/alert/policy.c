@@ -253,8 +253,6 @@ struct vig_policy *vig_policy_new(struct vig_db *db, char *errbuf)
 {
 	struct vig_policy *p;
 
-	if (vig_policy_schema(db, errbuf) != VIG_OK)
-		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		vig_errf(errbuf, VIG_ENOMEM, "out of memory");

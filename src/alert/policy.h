@@ -174,9 +174,6 @@ struct vig_policy_entry {
 	int64_t created;                     /* ns */
 };
 
-/* Creates the suppressions / rule_exceptions tables when absent. */
-enum vig_err vig_policy_schema(struct vig_db *db, char *errbuf);
-
 /* Reads and validates a create body: {"conditions": {...}, "reason": "...", "rule_id": "..."
  * (suppressions, optional), "until": RFC 3339 | epoch s (suppressions, required, after now)}
  * into *e (kind and rule_id as given by the caller for exceptions). VIG_EINVAL with a
@@ -220,8 +217,8 @@ enum vig_policy_verdict {
 	VIG_POLICY_SUPPRESSED, /* an active suppression matched */
 };
 
-/* Creates the tables when absent (vig_policy_schema) and loads the first snapshot. db must
- * outlive the holder. NULL with errbuf on failure. */
+/* Loads the first snapshot of the suppressions and rule_exceptions tables (control DB
+ * migration 4). db must outlive the holder. NULL with errbuf on failure. */
 struct vig_policy *vig_policy_new(struct vig_db *db, char *errbuf);
 /* Frees the holder; snapshots still referenced are freed at their last release. */
 void vig_policy_free(struct vig_policy *p);

@@ -1,13 +1,16 @@
 /*
  * db.c - the control database: opening, pragmas, the migration list and the lock.
  *
- * Migrations are an append-only array of SQL scripts; migration i (1-based) brings the
- * schema from user_version i-1 to i and runs in one transaction together with the
- * `PRAGMA user_version = i` that records it, so a crash leaves either the old or the new
- * version, never half of one. The provider tenant is inserted (if missing) after migrating.
+ * Migrations are an append-only array of SQL scripts, each with an optional function run after
+ * its SQL (for a change that depends on what an older file holds, such as a column added only
+ * when missing); migration i (1-based) brings the schema from user_version i-1 to i and runs
+ * in one transaction together with the `PRAGMA user_version = i` that records it, so a crash
+ * leaves either the old or the new version, never half of one. The provider tenant is inserted
+ * (if missing) after migrating.
  */
 #include "auth_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,7 +448,152 @@ static const char MIGRATION_3[] =
 	"CREATE INDEX report_runs_status ON report_runs(status, finished);"
 	;
 
-static const char *const MIGRATIONS[] = { MIGRATION_1, MIGRATION_2, MIGRATION_3 };
+/* Migration 4: the tables that modules used to create when they opened (CREATE TABLE IF NOT
+ * EXISTS at start-up) become part of the schema. A database of an earlier version may already
+ * hold them, made by those modules, so every statement here tolerates an existing table or
+ * index, and the column agent_actions gained later is added by add_upload_total() when missing.
+ * The definitions are exactly the ones the modules used. */
+static const char MIGRATION_4[] =
+	/* fleet (src/fleet): enrolment tokens, inventory, the action queue */
+	"CREATE TABLE IF NOT EXISTS enroll_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL,"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  uses INTEGER NOT NULL DEFAULT 1,"
+	"  used INTEGER NOT NULL DEFAULT 0,"
+	"  expires INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS enroll_tokens_tenant ON enroll_tokens(tenant_id, id);"
+	"CREATE INDEX IF NOT EXISTS agents_last_seen ON agents(tenant_id, last_seen);"
+	"CREATE TABLE IF NOT EXISTS agent_inventory ("
+	"  agent_id TEXT PRIMARY KEY REFERENCES agents(id),"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  doc TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  changed INTEGER NOT NULL,"
+	"  received INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS agent_inventory_tenant ON agent_inventory(tenant_id);"
+	"CREATE TABLE IF NOT EXISTS agent_actions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  agent_id TEXT NOT NULL REFERENCES agents(id),"
+	"  type TEXT NOT NULL,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  reason TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'delivered',"
+	"    'succeeded', 'failed', 'cancelled', 'expired')),"
+	"  requested_by TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  delivered INTEGER NOT NULL DEFAULT 0,"
+	"  finished INTEGER NOT NULL DEFAULT 0,"
+	"  result TEXT,"
+	"  error TEXT,"
+	"  upload_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  file_size INTEGER NOT NULL DEFAULT -1,"
+	"  file_sha256 TEXT,"
+	"  upload_total INTEGER NOT NULL DEFAULT -1);"
+	"CREATE INDEX IF NOT EXISTS agent_actions_agent ON agent_actions(agent_id, status, id);"
+	"CREATE INDEX IF NOT EXISTS agent_actions_tenant ON agent_actions(tenant_id, id);"
+	"CREATE INDEX IF NOT EXISTS agent_actions_status ON agent_actions(status, created);"
+	/* alert policy (src/alert/exceptions.c): suppressions and rule exceptions */
+	"CREATE TABLE IF NOT EXISTS suppressions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  rule_id TEXT NOT NULL DEFAULT '',"
+	"  conditions TEXT NOT NULL,"
+	"  until INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  created_by TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS suppressions_tenant ON suppressions(tenant_id, until);"
+	"CREATE TABLE IF NOT EXISTS rule_exceptions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  rule_id TEXT NOT NULL,"
+	"  conditions TEXT NOT NULL,"
+	"  until INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  created_by TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS rule_exceptions_rule ON rule_exceptions(tenant_id, rule_id);"
+	/* data reduction (src/server/reduce.c): policies and the evidence of what was dropped */
+	"CREATE TABLE IF NOT EXISTS reduction_policies ("
+	" id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" action TEXT NOT NULL CHECK (action IN ('drop', 'keep')), query TEXT NOT NULL,"
+	" description TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS reduction_evidence ("
+	" id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" created INTEGER NOT NULL, count INTEGER NOT NULL, first INTEGER NOT NULL,"
+	" last INTEGER NOT NULL, raw_bytes INTEGER NOT NULL, truncated INTEGER NOT NULL,"
+	" data BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS reduction_evidence_created ON reduction_evidence(created);"
+	/* threat intel feeds (src/server/api_intel.c) */
+	"CREATE TABLE IF NOT EXISTS intel_feeds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  format TEXT NOT NULL DEFAULT 'auto',"
+	"  url TEXT NOT NULL,"
+	"  refresh_s INTEGER NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  insecure INTEGER NOT NULL DEFAULT 0,"
+	"  auth_user TEXT, auth_password TEXT, auth_token TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'pending',"
+	"  last_error TEXT,"
+	"  last_refresh INTEGER,"
+	"  last_success INTEGER,"
+	"  indicator_count INTEGER NOT NULL DEFAULT 0,"
+	"  malformed INTEGER NOT NULL DEFAULT 0,"
+	"  skipped INTEGER NOT NULL DEFAULT 0,"
+	"  reasons TEXT,"
+	"  added_last TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	/* the log source registry (src/server/sources.c) */
+	"CREATE TABLE IF NOT EXISTS log_sources ("
+	" id INTEGER PRIMARY KEY,"
+	" scope TEXT NOT NULL, type TEXT NOT NULL, address TEXT NOT NULL,"
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" name TEXT NOT NULL DEFAULT '', asset TEXT NOT NULL DEFAULT '',"
+	" hostname TEXT NOT NULL DEFAULT '', app TEXT NOT NULL DEFAULT '',"
+	" transport TEXT NOT NULL DEFAULT '', silence_after_s INTEGER NOT NULL DEFAULT 0,"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0,"
+	" last_received INTEGER NOT NULL DEFAULT 0,"
+	" received INTEGER NOT NULL DEFAULT 0, parsed INTEGER NOT NULL DEFAULT 0,"
+	" failed INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0,"
+	" filtered INTEGER NOT NULL DEFAULT 0, merged INTEGER NOT NULL DEFAULT 0,"
+	" silent_alert INTEGER NOT NULL DEFAULT 0, error_alert INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(scope, type, address));";
+
+/* Migration 4, after its SQL: agent_actions tables made by the fleet before file collection
+ * reported its size lack upload_total. */
+static enum vig_err add_upload_total(sqlite3 *c, char *errbuf)
+{
+	if (vig_db_int(c, 0, "SELECT 1 FROM pragma_table_info('agent_actions') WHERE name = ?1",
+		       "t", "upload_total"))
+		return VIG_OK;
+	return vig_db_exec(c,
+			   "ALTER TABLE agent_actions ADD COLUMN upload_total INTEGER NOT NULL"
+			   " DEFAULT -1",
+			   errbuf);
+}
+
+/* One migration: its SQL, then (optional) code for what SQL alone cannot say conditionally. */
+struct migration {
+	const char *sql;
+	enum vig_err (*after)(sqlite3 *c, char *errbuf);
+};
+
+static const struct migration MIGRATIONS[] = {
+	{MIGRATION_1, NULL},
+	{MIGRATION_2, NULL},
+	{MIGRATION_3, NULL},
+	{MIGRATION_4, add_upload_total},
+};
 
 _Static_assert(VIG_ARRAY_LEN(MIGRATIONS) == VIG_DB_SCHEMA_VERSION,
 	       "VIG_DB_SCHEMA_VERSION must equal the number of migrations");
@@ -457,7 +605,7 @@ enum vig_err vig_db_prepare(sqlite3 *c, const char *sql, sqlite3_stmt **st, char
 	return VIG_OK;
 }
 
-static enum vig_err exec_sql(sqlite3 *c, const char *sql, char *errbuf)
+enum vig_err vig_db_exec(sqlite3 *c, const char *sql, char *errbuf)
 {
 	char *msg = NULL;
 	enum vig_err err = VIG_OK;
@@ -471,13 +619,28 @@ static enum vig_err exec_sql(sqlite3 *c, const char *sql, char *errbuf)
 	return err;
 }
 
-enum vig_err vig_db_begin(sqlite3 *c, char *errbuf) { return exec_sql(c, "BEGIN IMMEDIATE", errbuf); }
-enum vig_err vig_db_commit(sqlite3 *c, char *errbuf) { return exec_sql(c, "COMMIT", errbuf); }
+enum vig_err vig_db_begin(sqlite3 *c, char *errbuf)
+{
+	return vig_db_exec(c, "BEGIN IMMEDIATE", errbuf);
+}
+enum vig_err vig_db_commit(sqlite3 *c, char *errbuf)
+{
+	return vig_db_exec(c, "COMMIT", errbuf);
+}
 
 void vig_db_rollback(sqlite3 *c)
 {
 	if (!sqlite3_get_autocommit(c))
 		sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+}
+
+enum vig_err vig_db_end(sqlite3 *c, enum vig_err err, char *errbuf)
+{
+	if (err == VIG_OK)
+		err = vig_db_commit(c, errbuf);
+	if (err != VIG_OK)
+		vig_db_rollback(c);
+	return err;
 }
 
 static int read_user_version(sqlite3 *c)
@@ -511,9 +674,11 @@ static enum vig_err migrate(sqlite3 *c, char *errbuf)
 		if (err)
 			return err;
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
-		err = exec_sql(c, MIGRATIONS[v - 1], errbuf);
+		err = vig_db_exec(c, MIGRATIONS[v - 1].sql, errbuf);
+		if (!err && MIGRATIONS[v - 1].after)
+			err = MIGRATIONS[v - 1].after(c, errbuf);
 		if (!err)
-			err = exec_sql(c, pragma, errbuf);
+			err = vig_db_exec(c, pragma, errbuf);
 		if (!err)
 			err = vig_db_commit(c, errbuf);
 		if (err) {
@@ -568,10 +733,10 @@ enum vig_err vig_db_open(const char *path, struct vig_db **out, char *errbuf)
 	}
 	sqlite3_busy_timeout(db->conn, VIG_DB_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(db->conn, 0);
-	err = exec_sql(db->conn,
-		       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		       " PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
-		       errbuf);
+	err = vig_db_exec(db->conn,
+			  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			  " PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+			  errbuf);
 	if (err)
 		goto out_close;
 	err = migrate(db->conn, errbuf);
@@ -662,16 +827,194 @@ out_unlock:
 	return VIG_OK;
 }
 
+enum vig_err vig_db_fail(sqlite3 *h, char *errbuf)
+{
+	return vig_errf(errbuf, sqlite3_errcode(h) == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO, "db: %s",
+			sqlite3_errmsg(h));
+}
+
+/* vig_db_stmt() with its arguments as a va_list. */
+static sqlite3_stmt *stmt_va(sqlite3 *h, char *errbuf, const char *sql, const char *types,
+			     va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+		vig_db_fail(h, errbuf);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (sqlite3_bind_parameter_count(st) != (int)strlen(types) ||
+	    strspn(types, "tin") != strlen(types)) { /* a caller's bug: never read the arguments */
+		vig_errf(errbuf, VIG_EINVAL,
+			 "db: arguments \"%s\" for %d placeholders in \"%.60s\"", types,
+			 sqlite3_bind_parameter_count(st), sql);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't') {
+			const char *s = va_arg(ap, const char *);
+
+			if (s)
+				sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_null(st, i + 1);
+		} else {
+			int64_t v = va_arg(ap, int64_t);
+
+			if (types[i] == 'n' && v <= 0)
+				sqlite3_bind_null(st, i + 1);
+			else
+				sqlite3_bind_int64(st, i + 1, v);
+		}
+	}
+	return st;
+}
+
+sqlite3_stmt *vig_db_stmt(sqlite3 *h, char *errbuf, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = stmt_va(h, errbuf, sql, types, ap);
+	va_end(ap);
+	return st;
+}
+
+enum vig_err vig_db_row(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
+{
+	int rc;
+
+	if (!st) /* the failed prepare is still h's last error */
+		return sqlite3_errcode(h) == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return VIG_OK;
+	return rc == SQLITE_DONE ? VIG_ENOTFOUND : vig_db_fail(h, errbuf);
+}
+
+enum vig_err vig_db_run(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
+{
+	enum vig_err err = vig_db_row(h, st, errbuf);
+
+	sqlite3_finalize(st);
+	return err == VIG_ENOTFOUND ? VIG_OK : err;
+}
+
+enum vig_err vig_db_do(sqlite3 *h, char *errbuf, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = stmt_va(h, errbuf, sql, types, ap);
+	va_end(ap);
+	return vig_db_run(h, st, errbuf);
+}
+
+int64_t vig_db_int(sqlite3 *h, int64_t dflt, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	int64_t v = dflt;
+	va_list ap;
+
+	va_start(ap, types);
+	st = stmt_va(h, NULL, sql, types, ap);
+	va_end(ap);
+	if (vig_db_row(h, st, NULL) == VIG_OK && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+bool vig_db_text(sqlite3 *h, char *out, size_t cap, const char *sql, const char *types, ...)
+{
+	const unsigned char *s = NULL;
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = stmt_va(h, NULL, sql, types, ap);
+	va_end(ap);
+	if (vig_db_row(h, st, NULL) == VIG_OK)
+		s = sqlite3_column_text(st, 0);
+	if (cap)
+		snprintf(out, cap, "%s", s ? (const char *)s : "");
+	sqlite3_finalize(st);
+	return s != NULL;
+}
+
+enum vig_err vig_db_rows(struct vig_db *db, vig_db_row_fn *row, void *ctx, json_t **out,
+			 char *errbuf, const char *sql, const char *types, ...)
+{
+	json_t *arr = json_array();
+	enum vig_err err = VIG_OK;
+	sqlite3_stmt *st;
+	sqlite3 *h;
+	va_list ap;
+	int rc = SQLITE_DONE;
+
+	*out = NULL;
+	if (!arr)
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	h = vig_db_lock(db);
+	va_start(ap, types);
+	st = stmt_va(h, errbuf, sql, types, ap);
+	va_end(ap);
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (json_array_append_new(arr, row(h, st, ctx)) != 0) {
+			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+			break;
+		}
+	if (err == VIG_OK && (!st || rc != SQLITE_DONE))
+		err = st ? vig_db_fail(h, errbuf) : VIG_EIO;
+	sqlite3_finalize(st);
+	vig_db_unlock(db);
+	if (err != VIG_OK) {
+		json_decref(arr);
+		return err;
+	}
+	*out = arr;
+	return VIG_OK;
+}
+
+enum vig_err vig_db_tx_begin(struct vig_db *db, sqlite3 **h, char *errbuf)
+{
+	enum vig_err err;
+
+	*h = vig_db_lock(db);
+	err = vig_db_begin(*h, errbuf);
+	if (err != VIG_OK)
+		vig_db_unlock(db);
+	return err;
+}
+
+enum vig_err vig_db_tx_end(struct vig_db *db, sqlite3 *h, enum vig_err err, char *errbuf)
+{
+	err = vig_db_end(h, err, errbuf);
+	vig_db_unlock(db);
+	return err;
+}
+
+enum vig_err vig_db_in_tx(struct vig_db *db, vig_db_tx_fn *fn, void *arg, char *errbuf)
+{
+	sqlite3 *h;
+	enum vig_err err = vig_db_tx_begin(db, &h, errbuf);
+
+	if (err != VIG_OK)
+		return err;
+	return vig_db_tx_end(db, h, fn(h, arg, errbuf), errbuf);
+}
+
 enum vig_err vig_db_run_id(sqlite3 *h, const char *sql, int64_t id, int64_t v, char *errbuf)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
 
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		return vig_errf(errbuf, VIG_EIO, "db: %s", sqlite3_errmsg(h));
+		return vig_db_fail(h, errbuf);
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VIG_OK : vig_errf(errbuf, VIG_EIO, "db: %s", sqlite3_errmsg(h));
+	sqlite3_bind_int64(st, 2, v); /* SQLITE_RANGE, ignored, when sql has ?1 only */
+	return vig_db_run(h, st, errbuf);
 }

@@ -1,7 +1,7 @@
 /*
- * fleet.c - opening the fleet: the configuration, the schema (created if missing; the agents
- * table itself comes from the control DB's first migration), the CA, and the SQL helpers the
- * other files of the module share.
+ * fleet.c - opening the fleet: the configuration, the CA, and the SQL helpers the other files
+ * of the module share. The fleet's tables (agents, enroll_tokens, agent_inventory,
+ * agent_actions) come from the control DB's migrations (src/auth/db.c).
  */
 #include "fleet_int.h"
 
@@ -9,51 +9,6 @@
 #include <string.h>
 
 #include "common/vtime.h"
-
-static const char SCHEMA[] =
-	"CREATE TABLE IF NOT EXISTS enroll_tokens ("
-	"  id INTEGER PRIMARY KEY,"
-	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-	"  name TEXT NOT NULL,"
-	"  token_hash TEXT NOT NULL UNIQUE,"
-	"  uses INTEGER NOT NULL DEFAULT 1,"
-	"  used INTEGER NOT NULL DEFAULT 0,"
-	"  expires INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  created_by TEXT NOT NULL,"
-	"  revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS enroll_tokens_tenant ON enroll_tokens(tenant_id, id);"
-	"CREATE INDEX IF NOT EXISTS agents_last_seen ON agents(tenant_id, last_seen);"
-	"CREATE TABLE IF NOT EXISTS agent_inventory ("
-	"  agent_id TEXT PRIMARY KEY REFERENCES agents(id),"
-	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-	"  doc TEXT NOT NULL,"
-	"  hash TEXT NOT NULL,"
-	"  changed INTEGER NOT NULL,"
-	"  received INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS agent_inventory_tenant ON agent_inventory(tenant_id);"
-	"CREATE TABLE IF NOT EXISTS agent_actions ("
-	"  id INTEGER PRIMARY KEY,"
-	"  tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-	"  agent_id TEXT NOT NULL REFERENCES agents(id),"
-	"  type TEXT NOT NULL,"
-	"  params TEXT NOT NULL DEFAULT '{}',"
-	"  reason TEXT,"
-	"  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'delivered',"
-	"    'succeeded', 'failed', 'cancelled', 'expired')),"
-	"  requested_by TEXT NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  delivered INTEGER NOT NULL DEFAULT 0,"
-	"  finished INTEGER NOT NULL DEFAULT 0,"
-	"  result TEXT,"
-	"  error TEXT,"
-	"  upload_bytes INTEGER NOT NULL DEFAULT 0,"
-	"  file_size INTEGER NOT NULL DEFAULT -1,"
-	"  file_sha256 TEXT,"
-	"  upload_total INTEGER NOT NULL DEFAULT -1);"
-	"CREATE INDEX IF NOT EXISTS agent_actions_agent ON agent_actions(agent_id, status, id);"
-	"CREATE INDEX IF NOT EXISTS agent_actions_tenant ON agent_actions(tenant_id, id);"
-	"CREATE INDEX IF NOT EXISTS agent_actions_status ON agent_actions(status, created);";
 
 void vig_fleet_config_default(struct vig_fleet_config *c)
 {
@@ -68,9 +23,6 @@ struct vig_fleet *vig_fleet_open(struct vig_db *db, const char *ca_dir,
 				 const struct vig_fleet_config *cfg, char *errbuf)
 {
 	struct vig_fleet *f = calloc(1, sizeof(*f));
-	char *msg = NULL;
-	sqlite3 *h;
-	int rc;
 
 	if (!f) {
 		vig_errf(errbuf, VIG_ENOMEM, "out of memory");
@@ -78,18 +30,6 @@ struct vig_fleet *vig_fleet_open(struct vig_db *db, const char *ca_dir,
 	}
 	f->db = db;
 	f->cfg = *cfg;
-	h = vig_db_lock(db);
-	rc = sqlite3_exec(h, SCHEMA, NULL, NULL, &msg);
-	if (rc == SQLITE_OK && sqlite3_exec(h, "SELECT upload_total FROM agent_actions LIMIT 0", NULL, NULL,
-					    NULL) != SQLITE_OK) /* a table made before the column existed */
-		rc = sqlite3_exec(h, "ALTER TABLE agent_actions ADD COLUMN upload_total INTEGER NOT NULL DEFAULT -1",
-				  NULL, NULL, &msg);
-	vig_db_unlock(db);
-	if (rc != SQLITE_OK) {
-		vig_errf(errbuf, VIG_EIO, "fleet schema: %s", msg ? msg : "sqlite error");
-		sqlite3_free(msg);
-		goto out_free;
-	}
 	if (vig_fleet_ca_load(f, ca_dir, errbuf) != VIG_OK)
 		goto out_free;
 	return f;

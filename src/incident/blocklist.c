@@ -50,11 +50,6 @@ bool vig_blocklist_normalise(const char *in, char out[64])
 	return true;
 }
 
-static enum vig_err db_err(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, VIG_EIO, "blocklist db: %s", sqlite3_errmsg(h));
-}
-
 #define BL_COLS "id, tenant_id, address, reason, incident_id, created_by, created, expires"
 
 static json_t *entry_json(sqlite3_stmt *st, int64_t now)
@@ -94,71 +89,36 @@ enum vig_err vig_blocklist_add(struct vig_db *db, const struct vig_principal *wh
 		return vig_errf(errbuf, VIG_ETOOBIG, "reason is longer than 1024 bytes");
 	if (expires_in_s < 0 || expires_in_s > 10 * 366 * 86400LL)
 		return vig_errf(errbuf, VIG_EINVAL, "expires_in_s must be 0 (never) to 10 years");
-	h = vig_db_lock(db);
-	if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto unlock;
-	}
-	if (incident_id > 0) {
-		if (sqlite3_prepare_v2(h, "SELECT 1 FROM incidents WHERE id = ?1 AND tenant_id = ?2", -1, &st, NULL) !=
-		    SQLITE_OK) {
-			err = db_err(h, errbuf);
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, incident_id);
-		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_ROW)
-			err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)incident_id);
-		sqlite3_finalize(st);
-		st = NULL;
-		if (err != VIG_OK)
-			goto out;
-	}
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id FROM blocklist WHERE tenant_id = ?1 AND address = ?2 AND removed IS NULL"
-			       " AND (expires = 0 OR expires > ?3)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, norm, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		err = vig_errf(errbuf, VIG_EEXIST, "%s is already blocked (entry %lld)", norm,
-			       (long long)sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	st = NULL;
+	err = vig_db_tx_begin(db, &h, errbuf);
 	if (err != VIG_OK)
-		goto out;
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO blocklist (tenant_id, address, reason, incident_id, created_by, created, expires)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, norm, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_TRANSIENT);
-	if (incident_id > 0)
-		sqlite3_bind_int64(st, 4, incident_id);
-	else
-		sqlite3_bind_null(st, 4);
-	sqlite3_bind_text(st, 5, who->username, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_int64(st, 7, expires_in_s ? now + expires_in_s * VIG_NS_PER_SEC : 0);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = db_err(h, errbuf);
-	sqlite3_finalize(st);
-	st = NULL;
+		return err;
+	if (incident_id > 0 &&
+	    !vig_db_int(h, 0, "SELECT 1 FROM incidents WHERE id = ?1 AND tenant_id = ?2", "it",
+			incident_id, tenant))
+		err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found",
+			       (long long)incident_id);
+	if (err == VIG_OK)
+		id = vig_db_int(
+			h, 0,
+			"SELECT id FROM blocklist WHERE tenant_id = ?1 AND address = ?2 AND removed IS NULL"
+			" AND (expires = 0 OR expires > ?3)",
+			"tti", tenant, norm, now);
+	if (id)
+		err = vig_errf(errbuf, VIG_EEXIST, "%s is already blocked (entry %lld)", norm,
+			       (long long)id);
+	if (err == VIG_OK)
+		err = vig_db_do(
+			h, errbuf,
+			"INSERT INTO blocklist (tenant_id, address, reason, incident_id,"
+			" created_by, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			"tttntii", tenant, norm, reason ? reason : "", incident_id, who->username,
+			now, expires_in_s ? now + expires_in_s * VIG_NS_PER_SEC : 0);
 	id = sqlite3_last_insert_rowid(h);
-	if (err == VIG_OK && sqlite3_prepare_v2(h, "SELECT " BL_COLS " FROM blocklist WHERE id = ?1", -1, &st, NULL) ==
-				     SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*out = entry_json(st, now);
-	}
+	st = err == VIG_OK ? vig_db_stmt(h, errbuf,
+					 "SELECT " BL_COLS " FROM blocklist WHERE id = ?1", "i", id)
+			   : NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		*out = entry_json(st, now);
 	sqlite3_finalize(st);
 	if (err == VIG_OK && !*out)
 		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
@@ -174,102 +134,64 @@ enum vig_err vig_blocklist_add(struct vig_db *db, const struct vig_principal *wh
 		char summary[160];
 
 		snprintf(summary, sizeof(summary), "blocked %s across the estate", norm);
-		if (sqlite3_prepare_v2(h,
-				       "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary)"
-				       " VALUES (?1, ?2, ?3, ?4, 'blocklist.add', ?5)",
-				       -1, &st, NULL) != SQLITE_OK) {
-			err = db_err(h, errbuf);
-		} else {
-			sqlite3_bind_int64(st, 1, incident_id);
-			sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, now);
-			sqlite3_bind_text(st, 4, who->username, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 5, summary, -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				err = db_err(h, errbuf);
-			sqlite3_finalize(st);
-		}
+		err = vig_db_do(
+			h, errbuf,
+			"INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind,"
+			" summary) VALUES (?1, ?2, ?3, ?4, 'blocklist.add', ?5)",
+			"ititt", incident_id, tenant, now, who->username, summary);
 	}
-out:
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
+	err = vig_db_tx_end(db, h, err, errbuf);
 	if (err != VIG_OK) {
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 		json_decref(*out);
 		*out = NULL;
 	}
-unlock:
-	vig_db_unlock(db);
 	return err;
 }
 
 enum vig_err vig_blocklist_remove(struct vig_db *db, const struct vig_principal *who, int64_t id, int64_t now,
 				  char *errbuf)
 {
-	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	char tenant[VIG_NAME_MAX] = "", idbuf[24];
-	enum vig_err err = VIG_OK;
+	char tenant[VIG_NAME_MAX], idbuf[24];
+	sqlite3 *h;
+	enum vig_err err = vig_db_tx_begin(db, &h, errbuf);
 
-	if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto unlock;
-	}
-	if (sqlite3_prepare_v2(h, "SELECT tenant_id FROM blocklist WHERE id = ?1 AND removed IS NULL", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW && vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 0)))
-		snprintf(tenant, sizeof(tenant), "%s", (const char *)sqlite3_column_text(st, 0));
-	else
+	if (err != VIG_OK)
+		return err;
+	if (!vig_db_text(h, tenant, sizeof(tenant),
+			 "SELECT tenant_id FROM blocklist WHERE id = ?1 AND removed IS NULL", "i",
+			 id) ||
+	    !vig_principal_can_access_tenant(who, tenant))
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "blocklist entry %lld not found", (long long)id);
-	sqlite3_finalize(st);
 	if (err == VIG_OK)
 		err = vig_db_run_id(h, "UPDATE blocklist SET removed = ?2 WHERE id = ?1", id, now, errbuf);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (err == VIG_OK)
 		err = vig_audit_append_locked(h, who, tenant, "blocklist.remove", "blocklist", idbuf, NULL, NULL, NULL, now,
 					      NULL, errbuf);
-out:
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-unlock:
-	vig_db_unlock(db);
-	return err;
+	return vig_db_tx_end(db, h, err, errbuf);
+}
+
+/* vig_db_row_fn of a list: the entry as of *ctx (now). */
+static json_t *list_row(sqlite3 *h, sqlite3_stmt *st, void *ctx)
+{
+	(void)h;
+	return entry_json(st, *(const int64_t *)ctx);
 }
 
 enum vig_err vig_blocklist_list(struct vig_db *db, const struct vig_principal *who, bool all,
 				int64_t now, json_t **out, char *errbuf)
 {
-	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	json_t *arr = json_array();
-	enum vig_err err = VIG_OK;
+	json_t *arr;
+	enum vig_err err =
+		vig_db_rows(db, list_row, &now, &arr, errbuf,
+			    "SELECT " BL_COLS " FROM blocklist WHERE (?1 OR tenant_id = ?2)"
+			    " AND removed IS NULL AND (?3 OR expires = 0 OR expires > ?4)"
+			    " ORDER BY id DESC LIMIT ?5",
+			    "itiii", (int64_t)who->provider, who->tenant, (int64_t)all, now,
+			    (int64_t)VIG_BLOCKLIST_MAX);
 
-	if (sqlite3_prepare_v2(h,
-			       "SELECT " BL_COLS " FROM blocklist WHERE (?1 OR tenant_id = ?2) AND removed IS NULL"
-			       " AND (?3 OR expires = 0 OR expires > ?4) ORDER BY id DESC LIMIT ?5",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_int(st, 1, who->provider);
-		sqlite3_bind_text(st, 2, who->tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, all);
-		sqlite3_bind_int64(st, 4, now);
-		sqlite3_bind_int(st, 5, VIG_BLOCKLIST_MAX);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(arr, entry_json(st, now));
-	}
-	sqlite3_finalize(st);
-	vig_db_unlock(db);
-	if (err != VIG_OK) {
-		json_decref(arr);
+	if (err != VIG_OK)
 		return err;
-	}
 	*out = json_pack("{s:o}", "entries", arr);
 	return VIG_OK;
 }
@@ -278,23 +200,20 @@ enum vig_err vig_blocklist_text(struct vig_db *db, const char *tenant, int64_t n
 				size_t *len, char *errbuf)
 {
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	struct vig_buf b;
 	enum vig_err err = VIG_OK;
 
 	vig_buf_init(&b, (size_t)VIG_BLOCKLIST_MAX * 48);
-	if (sqlite3_prepare_v2(h,
-			       "SELECT DISTINCT address FROM blocklist WHERE tenant_id = ?1 AND removed IS NULL"
-			       " AND (expires = 0 OR expires > ?2) ORDER BY address LIMIT ?3",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int(st, 3, VIG_BLOCKLIST_MAX);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			vig_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 0));
-	}
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT DISTINCT address FROM blocklist WHERE tenant_id = ?1 AND removed IS NULL"
+		" AND (expires = 0 OR expires > ?2) ORDER BY address LIMIT ?3",
+		"tii", tenant, now, (int64_t)VIG_BLOCKLIST_MAX);
+	if (!st)
+		err = VIG_EIO;
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		vig_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	if (err == VIG_OK && vig_buf_err(&b) != VIG_OK)

@@ -227,31 +227,6 @@ static enum vig_err tmp_commit(struct vig_evidence *ev, const char *tenant, stru
 
 /* ---- SQL ---- */
 
-static enum vig_err db_fail(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, sqlite3_errcode(h) == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO,
-			"evidence db: %s", sqlite3_errmsg(h));
-}
-
-typedef enum vig_err tx_fn(sqlite3 *h, void *arg, char *errbuf);
-
-/* Runs fn(h, arg) on the locked DB inside BEGIN IMMEDIATE: commits when it succeeds, else
- * rolls back; unlocks; returns the final error. */
-static enum vig_err in_tx(struct vig_db *db, tx_fn *fn, void *arg, char *errbuf)
-{
-	sqlite3 *h = vig_db_lock(db);
-	enum vig_err err = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
-				   ? fn(h, arg, errbuf)
-				   : db_fail(h, errbuf);
-
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = db_fail(h, errbuf);
-	if (err != VIG_OK && !sqlite3_get_autocommit(h))
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	vig_db_unlock(db);
-	return err;
-}
-
 static const char *col(sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
@@ -286,24 +261,17 @@ static json_t *item_json(sqlite3_stmt *st)
 static enum vig_err item_load(sqlite3 *h, const struct vig_principal *who, int64_t id, json_t **out,
 			      char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
-	int rc;
+	sqlite3_stmt *st = vig_db_stmt(
+		h, errbuf, "SELECT " ITEM_COLS " FROM incident_evidence WHERE id = ?1", "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(h, "SELECT " ITEM_COLS " FROM incident_evidence WHERE id = ?1", -1,
-			       &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (!who || vig_principal_can_access_tenant(who, col(st, 1)))) {
-		if (!(*out = item_json(st)))
-			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+	if (err == VIG_OK && who && !vig_principal_can_access_tenant(who, col(st, 1)))
+		err = VIG_ENOTFOUND;
+	if (err == VIG_ENOTFOUND)
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "evidence %lld not found", (long long)id);
-	} else {
-		err = db_fail(h, errbuf);
-	}
+	else if (err == VIG_OK && !(*out = item_json(st)))
+		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	sqlite3_finalize(st);
 	return err;
 }
@@ -312,21 +280,16 @@ static enum vig_err item_load(sqlite3 *h, const struct vig_principal *who, int64
 static enum vig_err incident_tenant(sqlite3 *h, const struct vig_principal *who, int64_t id,
 				    char tenant[VIG_NAME_MAX], char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
-	int rc;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf, "SELECT tenant_id FROM incidents WHERE id = ?1", "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
-	if (sqlite3_prepare_v2(h, "SELECT tenant_id FROM incidents WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && vig_principal_can_access_tenant(who, col(st, 0)))
+	if (err == VIG_OK && !vig_principal_can_access_tenant(who, col(st, 0)))
+		err = VIG_ENOTFOUND;
+	if (err == VIG_OK)
 		snprintf(tenant, VIG_NAME_MAX, "%s", col(st, 0));
-	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+	else if (err == VIG_ENOTFOUND)
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)id);
-	else
-		err = db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	return err;
 }
@@ -386,25 +349,22 @@ struct step {
 static enum vig_err chain_tail(sqlite3 *h, int64_t id, char prev[SHA_HEX], int64_t *next_id,
 			       char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "SELECT (SELECT hash FROM evidence_custody WHERE evidence_id = ?1"
+			    " ORDER BY id DESC LIMIT 1), (SELECT coalesce(max(id), 0) + 1 FROM "
+			    "evidence_custody)",
+			    "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
 	snprintf(prev, SHA_HEX, "%s", ZERO_HASH);
-	if (sqlite3_prepare_v2(h,
-			       "SELECT (SELECT hash FROM evidence_custody WHERE evidence_id = ?1"
-			       " ORDER BY id DESC LIMIT 1), (SELECT coalesce(max(id), 0) + 1 FROM "
-			       "evidence_custody)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (err == VIG_OK) {
 		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
 			snprintf(prev, SHA_HEX, "%s", col(st, 0));
 		*next_id = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? VIG_OK : db_fail(h, errbuf);
+	return err == VIG_ENOTFOUND ? vig_db_fail(h, errbuf) : err;
 }
 
 /* Appends the timeline row of a custody step to the item's incident. */
@@ -413,28 +373,15 @@ static enum vig_err timeline(sqlite3 *h, json_t *item, const char *actor, const 
 			     char *errbuf)
 {
 	char summary[512];
-	sqlite3_stmt *st = NULL;
-	int rc;
 
 	snprintf(summary, sizeof(summary), "evidence %lld \"%.200s\": %s%s%.200s",
 		 (long long)jint(item, "id"), jstr(item, "name"), s->action, *s->detail ? ": " : "",
 		 s->detail);
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, "
-			       "kind, summary,"
-			       " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, jint(item, "incident_id"));
-	sqlite3_bind_text(st, 2, jstr(item, "tenant"), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, summary, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, detail_json, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? VIG_OK : db_fail(h, errbuf);
+	return vig_db_do(h, errbuf,
+			 "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor,"
+			 " kind, summary, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 "ititttt", jint(item, "incident_id"), jstr(item, "tenant"), now, actor,
+			 kind, summary, detail_json);
 }
 
 /*
@@ -448,38 +395,23 @@ static enum vig_err custody_append(sqlite3 *h, const struct vig_principal *who, 
 	char prev[SHA_HEX], hash[SHA_HEX], kind[64], idbuf[24];
 	const char *actor = who->username[0] ? who->username : "system";
 	int64_t eid = jint(item, "id"), cid = 0;
-	sqlite3_stmt *st = NULL;
 	json_t *after = NULL;
 	char *after_s = NULL;
 	enum vig_err err;
-	int rc;
 
 	err = chain_tail(h, eid, prev, &cid, errbuf);
 	if (err == VIG_OK)
 		err = custody_hash(prev, cid, eid, now, actor, s->action, s->detail, s->sha_seen,
 				   hash, errbuf);
+	if (err == VIG_OK)
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO evidence_custody (id, evidence_id, ts, actor,"
+				" action, detail, sha256_seen, prev_hash, hash)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+				"iiitttttt", cid, eid, now, actor, s->action, s->detail,
+				s->sha_seen, prev, hash);
 	if (err != VIG_OK)
 		return err;
-	if (sqlite3_prepare_v2(
-		    h,
-		    "INSERT INTO evidence_custody (id, evidence_id, ts, actor, action, detail,"
-		    " sha256_seen, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-		    -1, &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, cid);
-	sqlite3_bind_int64(st, 2, eid);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, s->action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, s->detail, -1, SQLITE_STATIC);
-	if (s->sha_seen)
-		sqlite3_bind_text(st, 7, s->sha_seen, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, prev, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(h, errbuf);
 	after = json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:s,s:s}", "custody_id", (json_int_t)cid,
 			  "custody_hash", hash, "action", s->action, "detail", s->detail,
 			  "sha256_seen", s->sha_seen ? json_string(s->sha_seen) : json_null(),
@@ -532,7 +464,7 @@ static enum vig_err custody_step(struct vig_evidence *ev, const struct vig_princ
 {
 	struct tx_arg a = {.who = who, .id = id, .s = s, .out_id = custody_id};
 
-	return in_tx(ev->db, custody_tx, &a, errbuf);
+	return vig_db_in_tx(ev->db, custody_tx, &a, errbuf);
 }
 
 /* ---- the chain check ---- */
@@ -564,23 +496,23 @@ static enum vig_err chain_walk(sqlite3 *h, int64_t id, int64_t *entries, int64_t
 
 	*entries = 0;
 	*first_bad = 0;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id, ts, actor, action, detail, sha256_seen, prev_hash, hash"
-			       " FROM evidence_custody WHERE evidence_id = ?1 ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-		    h,
-		    "SELECT json_extract(after_json, '$.custody_id') AS cid,"
-		    " json_extract(after_json, '$.custody_hash') FROM audit_log"
-		    " WHERE object_type = 'evidence' AND object_id = ?1"
-		    " AND json_extract(after_json, '$.custody_hash') IS NOT NULL ORDER BY cid",
-		    -1, &au, NULL) != SQLITE_OK) {
-		err = db_fail(h, errbuf);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	st = vig_db_stmt(h, errbuf,
+			 "SELECT id, ts, actor, action, detail, sha256_seen, prev_hash, hash"
+			 " FROM evidence_custody WHERE evidence_id = ?1 ORDER BY id",
+			 "i", id);
+	au = st ? vig_db_stmt(
+			  h, errbuf,
+			  "SELECT json_extract(after_json, '$.custody_id') AS cid,"
+			  " json_extract(after_json, '$.custody_hash') FROM audit_log"
+			  " WHERE object_type = 'evidence' AND object_id = ?1"
+			  " AND json_extract(after_json, '$.custody_hash') IS NOT NULL ORDER BY cid",
+			  "t", idbuf)
+		: NULL;
+	if (!au) {
+		err = VIG_EIO;
 		goto out;
 	}
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(au, 1, idbuf, -1, SQLITE_STATIC);
 	audit_next(au, &acid, &ahash);
 	while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t cid = sqlite3_column_int64(st, 0);
@@ -686,19 +618,9 @@ static enum vig_err check_meta(const struct vig_evidence_meta *m, char *errbuf)
 /* The id of the item of incident holding sha, 0 if none. */
 static int64_t existing_item(sqlite3 *h, int64_t incident_id, const char *sha)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
-
-	if (sqlite3_prepare_v2(
-		    h, "SELECT id FROM incident_evidence WHERE incident_id = ?1 AND sha256 = ?2",
-		    -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, incident_id);
-	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return id;
+	return vig_db_int(h, 0,
+			  "SELECT id FROM incident_evidence WHERE incident_id = ?1 AND sha256 = ?2",
+			  "it", incident_id, sha);
 }
 
 /* Inserts the item row and its first custody steps (h locked, transaction open). */
@@ -707,35 +629,20 @@ static enum vig_err insert_item(sqlite3 *h, const struct vig_principal *who, int
 				const char *sha, int64_t size, int64_t now, int64_t *id,
 				char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
 	json_t *item = NULL;
 	char attached[64];
 	enum vig_err err;
-	int rc;
 
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO incident_evidence (tenant_id, incident_id, name, kind, "
-			       "sha256, size,"
-			       " media_type, source, description, created_by, created)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, incident_id);
-	sqlite3_bind_text(st, 3, m->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, m->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, size);
-	sqlite3_bind_text(st, 7, m->media_type ? m->media_type : "application/octet-stream", -1,
-			  SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, m->source ? m->source : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, m->description ? m->description : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, who->username[0] ? who->username : "system", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(h, errbuf);
+	err = vig_db_do(h, errbuf,
+			"INSERT INTO incident_evidence (tenant_id, incident_id, name, kind,"
+			" sha256, size, media_type, source, description, created_by,"
+			" created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			"titttitttti", tenant, incident_id, m->name, m->kind, sha, size,
+			m->media_type ? m->media_type : "application/octet-stream",
+			m->source ? m->source : "", m->description ? m->description : "",
+			who->username[0] ? who->username : "system", now);
+	if (err != VIG_OK)
+		return err;
 	*id = sqlite3_last_insert_rowid(h);
 	err = item_load(h, NULL, *id, &item, errbuf);
 	if (err == VIG_OK) {
@@ -803,7 +710,7 @@ static enum vig_err record_item(struct vig_evidence *ev, const struct vig_princi
 {
 	struct tx_arg a = {
 		.who = who, .id = incident_id, .out_id = id, .m = m, .sha = sha, .size = size};
-	enum vig_err err = in_tx(ev->db, record_tx, &a, errbuf);
+	enum vig_err err = vig_db_in_tx(ev->db, record_tx, &a, errbuf);
 
 	if (created)
 		*created = err == VIG_OK && a.created;
@@ -898,18 +805,16 @@ enum vig_err vig_evidence_list(struct vig_evidence *ev, const struct vig_princip
 
 	*out = NULL;
 	if (err == VIG_OK &&
-	    sqlite3_prepare_v2(h,
+	    !(st = vig_db_stmt(h, errbuf,
 			       "SELECT " ITEM_COLS " FROM incident_evidence WHERE incident_id = ?1"
 			       " ORDER BY id LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		err = db_fail(h, errbuf);
+			       "ii", incident_id, (int64_t)VIG_EVIDENCE_LIST_MAX)))
+		err = VIG_EIO;
 	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, incident_id);
-		sqlite3_bind_int(st, 2, VIG_EVIDENCE_LIST_MAX);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			json_array_append_new(arr, item_json(st));
 		if (rc != SQLITE_DONE)
-			err = db_fail(h, errbuf);
+			err = vig_db_fail(h, errbuf);
 	}
 	sqlite3_finalize(st);
 	vig_db_unlock(ev->db);
@@ -922,16 +827,15 @@ enum vig_err vig_evidence_list(struct vig_evidence *ev, const struct vig_princip
 
 static enum vig_err custody_rows(sqlite3 *h, int64_t id, json_t *arr, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "SELECT id, ts, actor, action, detail, sha256_seen, prev_hash, hash"
+			    " FROM evidence_custody WHERE evidence_id = ?1 ORDER BY id LIMIT ?2",
+			    "ii", id, (int64_t)VIG_EVIDENCE_CUSTODY_MAX);
 	int rc;
 
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id, ts, actor, action, detail, sha256_seen, prev_hash, hash"
-			       " FROM evidence_custody WHERE evidence_id = ?1 ORDER BY id LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, VIG_EVIDENCE_CUSTODY_MAX);
+	if (!st)
+		return VIG_EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:I,s:o,s:s,s:s,s:s,s:s?,s:s,s:s}", "id",
 						     (json_int_t)sqlite3_column_int64(st, 0), "ts",
@@ -941,7 +845,7 @@ static enum vig_err custody_rows(sqlite3 *h, int64_t id, json_t *arr, char *errb
 						     (const char *)sqlite3_column_text(st, 5),
 						     "prev_hash", col(st, 6), "hash", col(st, 7)));
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? VIG_OK : db_fail(h, errbuf);
+	return rc == SQLITE_DONE ? VIG_OK : vig_db_fail(h, errbuf);
 }
 
 enum vig_err vig_evidence_get(struct vig_evidence *ev, const struct vig_principal *who, int64_t id,

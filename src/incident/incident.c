@@ -10,7 +10,6 @@
  */
 #include "incident/incident.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,73 +71,6 @@ bool vig_inc_transition_ok(enum vig_inc_status from, enum vig_inc_status to)
 }
 
 /* ---- SQL helpers ---- */
-
-enum vig_err vig_inc_db_fail(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, sqlite3_errcode(h) == SQLITE_BUSY ? VIG_EBUSY : VIG_EIO,
-			"incident db: %s", sqlite3_errmsg(h));
-}
-
-sqlite3_stmt *vig_inc_stmt(sqlite3 *h, char *errbuf, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		vig_inc_db_fail(h, errbuf);
-		return NULL;
-	}
-	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 't') {
-			const char *s = va_arg(ap, const char *);
-
-			if (s)
-				sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT);
-			else
-				sqlite3_bind_null(st, i + 1);
-		} else {
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-		}
-	}
-	va_end(ap);
-	return st;
-}
-
-/* Runs a statement made by vig_inc_stmt() to completion and finalizes it. */
-enum vig_err vig_inc_run(sqlite3 *h, sqlite3_stmt *st, char *errbuf)
-{
-	int rc;
-
-	if (!st)
-		return VIG_EIO;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VIG_OK : vig_inc_db_fail(h, errbuf);
-}
-
-enum vig_err vig_inc_begin(struct vig_db *db, sqlite3 **h, char *errbuf)
-{
-	*h = vig_db_lock(db);
-	if (sqlite3_exec(*h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		enum vig_err err = vig_inc_db_fail(*h, errbuf);
-
-		vig_db_unlock(db);
-		return err;
-	}
-	return VIG_OK;
-}
-
-/* Commits when err is VIG_OK, else rolls back; unlocks; returns the final error. */
-enum vig_err vig_inc_finish(struct vig_db *db, sqlite3 *h, enum vig_err err, char *errbuf)
-{
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = vig_inc_db_fail(h, errbuf);
-	if (err != VIG_OK && !sqlite3_get_autocommit(h))
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	vig_db_unlock(db);
-	return err;
-}
 
 json_t *vig_inc_time_json(sqlite3_stmt *st, int col)
 {
@@ -205,26 +137,18 @@ static json_t *row_json(sqlite3_stmt *st)
 static enum vig_err load(sqlite3 *h, const struct vig_principal *who, int64_t id, json_t **out,
 			 char *errbuf)
 {
-	sqlite3_stmt *st = vig_inc_stmt(h, errbuf, "SELECT " INC_COLS " FROM incidents WHERE id = ?1", "i", id);
-	enum vig_err err = VIG_OK;
-	int rc;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf, "SELECT " INC_COLS " FROM incidents WHERE id = ?1", "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
 	*out = NULL;
-	if (!st)
-		return VIG_EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *tenant = (const char *)sqlite3_column_text(st, 1);
-
-		if (who && !vig_principal_can_access_tenant(who, tenant))
-			err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)id);
-		else if (!(*out = row_json(st)))
-			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	} else if (rc == SQLITE_DONE) {
+	if (err == VIG_OK && who &&
+	    !vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 1)))
+		err = VIG_ENOTFOUND;
+	if (err == VIG_ENOTFOUND)
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)id);
-	} else {
-		err = vig_inc_db_fail(h, errbuf);
-	}
+	else if (err == VIG_OK && !(*out = row_json(st)))
+		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	sqlite3_finalize(st);
 	return err;
 }
@@ -246,14 +170,14 @@ static enum vig_err record(sqlite3 *h, const struct vig_principal *who, const ch
 	enum vig_err err;
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-			  "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary, detail)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			  "ititttt", id, tenant, now, actor, action, summary, a),
-		  errbuf);
+	err = vig_db_do(
+		h, errbuf,
+		"INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		"ititttt", id, tenant, now, actor, action, summary, a);
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET updated = ?2 WHERE id = ?1", "ii", id, now),
-			  errbuf);
+		err = vig_db_do(h, errbuf, "UPDATE incidents SET updated = ?2 WHERE id = ?1", "ii",
+				id, now);
 	if (err == VIG_OK) {
 		struct vig_principal sys;
 
@@ -280,23 +204,17 @@ static enum vig_err obs_put(sqlite3 *h, int64_t id, const char *tenant, const ch
 
 	if (!value || !*value)
 		return VIG_OK;
-	err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-			  "INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value,"
-			  " tlp, pap, source, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-			  "itttttti", id, tenant, type, value, tlp ? tlp : "amber", pap ? pap : "amber",
-			  source, now),
-		  errbuf);
-	if (err == VIG_OK && obs_id) {
-		sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
-					"SELECT id FROM incident_observables WHERE incident_id = ?1"
-					" AND type = ?2 AND value = ?3",
-					"itt", id, type, value);
-
-		if (!st)
-			return VIG_EIO;
-		*obs_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		sqlite3_finalize(st);
-	}
+	err = vig_db_do(
+		h, errbuf,
+		"INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value,"
+		" tlp, pap, source, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		"itttttti", id, tenant, type, value, tlp ? tlp : "amber", pap ? pap : "amber",
+		source, now);
+	if (err == VIG_OK && obs_id)
+		*obs_id = vig_db_int(h, 0,
+				     "SELECT id FROM incident_observables WHERE incident_id = ?1"
+				     " AND type = ?2 AND value = ?3",
+				     "itt", id, type, value);
 	return err;
 }
 
@@ -320,9 +238,10 @@ static bool looks_ip(const char *s)
 static enum vig_err attach_one(sqlite3 *h, int64_t id, const char *tenant, int64_t aid, int64_t from,
 			       int64_t now, char severity[16], char *errbuf)
 {
-	sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
-				"SELECT tenant_id, incident_id, host, user, data, severity FROM alerts WHERE id = ?1",
-				"i", aid);
+	sqlite3_stmt *st = vig_db_stmt(
+		h, errbuf,
+		"SELECT tenant_id, incident_id, host, user, data, severity FROM alerts WHERE id = ?1",
+		"i", aid);
 	enum vig_err err = VIG_OK;
 	char host[VIG_ALERT_TEXT_MAX] = "", user[VIG_ALERT_TEXT_MAX] = "";
 	char efield[32] = "", evalue[VIG_ALERT_TEXT_MAX] = "";
@@ -357,7 +276,8 @@ static enum vig_err attach_one(sqlite3 *h, int64_t id, const char *tenant, int64
 	if (severity)
 		snprintf(severity, 16, "%s", sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "medium");
 	sqlite3_finalize(st);
-	err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE id = ?1", "ii", aid, id), errbuf);
+	err = vig_db_do(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE id = ?1", "ii", aid,
+			id);
 	if (err == VIG_OK)
 		err = obs_put(h, id, tenant, looks_ip(host) ? "ip" : "hostname", host, NULL, NULL, "alert", now, NULL, errbuf);
 	if (err == VIG_OK)
@@ -413,14 +333,14 @@ static enum vig_err insert_incident(sqlite3 *h, const char *tenant, const struct
 				    int64_t *id, char *errbuf)
 {
 	char *tags = in->tags ? json_dumps(in->tags, JSON_COMPACT) : NULL;
-	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				       "INSERT INTO incidents (tenant_id, title, status, severity, owner, created,"
-				       " updated, description, priority, type, tags, group_key)"
-				       " VALUES (?1, ?2, 'new', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
-				       "ttttitttttt", tenant, in->title, severity, in->owner, now,
-				       in->description ? in->description : "", in->priority ? in->priority : "p3",
-				       in->type ? in->type : "", tags ? tags : "[]", group_key),
-			       errbuf);
+	enum vig_err err = vig_db_do(
+		h, errbuf,
+		"INSERT INTO incidents (tenant_id, title, status, severity, owner, created,"
+		" updated, description, priority, type, tags, group_key)"
+		" VALUES (?1, ?2, 'new', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
+		"ttttittttt", tenant, in->title, severity, in->owner, now,
+		in->description ? in->description : "", in->priority ? in->priority : "p3",
+		in->type ? in->type : "", tags ? tags : "[]", group_key);
 
 	free(tags);
 	if (err == VIG_OK)
@@ -444,8 +364,8 @@ static enum vig_err create_locked(sqlite3 *h, const struct vig_principal *who, c
 			snprintf(best, sizeof(best), "%s", sev);
 	}
 	if (err == VIG_OK && !in->severity && *best)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET severity = ?2 WHERE id = ?1", "it", *id, best),
-			  errbuf);
+		err = vig_db_do(h, errbuf, "UPDATE incidents SET severity = ?2 WHERE id = ?1", "it",
+				*id, best);
 	if (err == VIG_OK)
 		err = load(h, NULL, *id, &after, errbuf);
 	if (err == VIG_OK)
@@ -487,11 +407,11 @@ enum vig_err vig_inc_create(struct vig_db *db, const struct vig_principal *who,
 	snprintf(tenant, sizeof(tenant), "%s", in->tenant && *in->tenant ? in->tenant : who->tenant);
 	if (!vig_principal_can_access_tenant(who, tenant))
 		return vig_errf(errbuf, VIG_EPERM, "tenant '%s' is not yours", tenant);
-	err = vig_inc_begin(db, &h, errbuf);
+	err = vig_db_tx_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
 	err = create_locked(h, who, tenant, in, NULL, 0, vig_time_now(), id, errbuf);
-	return vig_inc_finish(db, h, err, errbuf);
+	return vig_db_tx_end(db, h, err, errbuf);
 }
 
 /* ---- read ---- */
@@ -532,17 +452,18 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 	if (!arr)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	h = vig_db_lock(db);
-	st = vig_inc_stmt(h, errbuf,
-		  "SELECT " INC_COLS " FROM incidents WHERE (?1 OR tenant_id = ?2)"
-		  " AND (?3 IS NULL OR (?3 = 'active' AND status NOT IN ('resolved', 'closed'))"
-		  "      OR status = ?3 OR (?3 = 'new' AND status = 'open'))"
-		  " AND (?4 IS NULL OR owner = ?4)"
-		  " AND (?5 < 0 OR CASE severity WHEN 'informational' THEN 0 WHEN 'low' THEN 1"
-		  "      WHEN 'medium' THEN 2 WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 2 END >= ?5)"
-		  " ORDER BY updated DESC, id DESC LIMIT ?6",
-		  "ittti" "i", (int64_t)all, tenant, f->status && *f->status ? f->status : NULL,
-		  f->owner && *f->owner ? f->owner : NULL,
-		  (int64_t)(f->severity && *f->severity ? sev_rank(f->severity) : -1), limit);
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT " INC_COLS " FROM incidents WHERE (?1 OR tenant_id = ?2)"
+		" AND (?3 IS NULL OR (?3 = 'active' AND status NOT IN ('resolved', 'closed'))"
+		"      OR status = ?3 OR (?3 = 'new' AND status = 'open'))"
+		" AND (?4 IS NULL OR owner = ?4)"
+		" AND (?5 < 0 OR CASE severity WHEN 'informational' THEN 0 WHEN 'low' THEN 1"
+		"      WHEN 'medium' THEN 2 WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 2 END >= ?5)"
+		" ORDER BY updated DESC, id DESC LIMIT ?6",
+		"itttii", (int64_t)all, tenant, f->status && *f->status ? f->status : NULL,
+		f->owner && *f->owner ? f->owner : NULL,
+		(int64_t)(f->severity && *f->severity ? sev_rank(f->severity) : -1), limit);
 	if (!st)
 		err = VIG_EIO;
 	while (err == VIG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -552,7 +473,7 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	}
 	if (err == VIG_OK && rc != SQLITE_DONE)
-		err = vig_inc_db_fail(h, errbuf);
+		err = vig_db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	if (err != VIG_OK) {
@@ -568,7 +489,7 @@ enum vig_err vig_inc_list(struct vig_db *db, const struct vig_principal *who,
 static enum vig_err rows_into(sqlite3 *h, json_t *o, const char *key, const char *sql, int64_t id,
 			      const char *const *names, size_t n, char *errbuf)
 {
-	sqlite3_stmt *st = vig_inc_stmt(h, errbuf, sql, "ii", id, (int64_t)VIG_INC_DETAIL_MAX);
+	sqlite3_stmt *st = vig_db_stmt(h, errbuf, sql, "ii", id, (int64_t)VIG_INC_DETAIL_MAX);
 	json_t *arr = json_array();
 	enum vig_err err = VIG_OK;
 	int rc = SQLITE_DONE;
@@ -602,7 +523,7 @@ static enum vig_err rows_into(sqlite3 *h, json_t *o, const char *key, const char
 		}
 	}
 	if (err == VIG_OK && rc != SQLITE_DONE)
-		err = vig_inc_db_fail(h, errbuf);
+		err = vig_db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	if (err == VIG_OK)
 		json_object_set_new(o, key, arr);
@@ -619,12 +540,13 @@ static enum vig_err sightings(sqlite3 *h, json_t *o, int64_t id, char *errbuf)
 	json_t *x;
 
 	json_array_foreach(obs, i, x) {
-		sqlite3_stmt *st = vig_inc_stmt(h, errbuf,
-					"SELECT i.id, i.title, i.status FROM incident_observables ob"
-					" JOIN incidents i ON i.id = ob.incident_id"
-					" WHERE ob.tenant_id = ?1 AND ob.type = ?2 AND ob.value = ?3 AND ob.incident_id != ?4"
-					" ORDER BY i.updated DESC LIMIT 20",
-					"ttti", jstr(o, "tenant"), jstr(x, "type"), jstr(x, "value"), id);
+		sqlite3_stmt *st = vig_db_stmt(
+			h, errbuf,
+			"SELECT i.id, i.title, i.status FROM incident_observables ob"
+			" JOIN incidents i ON i.id = ob.incident_id"
+			" WHERE ob.tenant_id = ?1 AND ob.type = ?2 AND ob.value = ?3 AND ob.incident_id != ?4"
+			" ORDER BY i.updated DESC LIMIT 20",
+			"ttti", jstr(o, "tenant"), jstr(x, "type"), jstr(x, "value"), id);
 		json_t *arr = json_array();
 		int rc;
 
@@ -640,7 +562,7 @@ static enum vig_err sightings(sqlite3 *h, json_t *o, int64_t id, char *errbuf)
 		sqlite3_finalize(st);
 		json_object_set_new(x, "sightings", arr);
 		if (rc != SQLITE_DONE)
-			return vig_inc_db_fail(h, errbuf);
+			return vig_db_fail(h, errbuf);
 	}
 	return VIG_OK;
 }
@@ -723,7 +645,8 @@ static enum vig_err apply_status(sqlite3 *h, json_t *cur, int64_t id, const char
 	if (to >= VIG_INC_RESOLVED && !resolution && !jstr(cur, "resolution"))
 		return vig_errf(errbuf, VIG_EINVAL, "a resolution is needed to %s an incident",
 				to == VIG_INC_CLOSED ? "close" : "resolve");
-	err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET status = ?2 WHERE id = ?1", "it", id, to_name), errbuf);
+	err = vig_db_do(h, errbuf, "UPDATE incidents SET status = ?2 WHERE id = ?1", "it", id,
+			to_name);
 	/* the first time each milestone up to `to` is reached; an incident resolved as anything
 	 * but a true positive was never contained (its contain clock is "skipped") */
 	const char *res = resolution ? resolution : jstr(cur, "resolution");
@@ -735,13 +658,13 @@ static enum vig_err apply_status(sqlite3 *h, json_t *cur, int64_t id, const char
 		if (!stamp[s] || (s == VIG_INC_CONTAINED && !contained))
 			continue;
 		snprintf(sql, sizeof(sql), "UPDATE incidents SET %s = ?2 WHERE id = ?1 AND %s IS NULL", stamp[s], stamp[s]);
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, sql, "ii", id, now), errbuf);
+		err = vig_db_do(h, errbuf, sql, "ii", id, now);
 	}
 	if (err == VIG_OK && to < from) /* reopen */
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				  "UPDATE incidents SET resolution = NULL, resolved = NULL, closed = NULL WHERE id = ?1",
-				  "i", id),
-			  errbuf);
+		err = vig_db_do(
+			h, errbuf,
+			"UPDATE incidents SET resolution = NULL, resolved = NULL, closed = NULL WHERE id = ?1",
+			"i", id);
 	return err;
 }
 
@@ -788,7 +711,7 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 			return err;
 	}
 	resolution = jstr(patch, "resolution");
-	err = vig_inc_begin(db, &h, errbuf);
+	err = vig_db_tx_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
 	err = load(h, who, id, &before, errbuf);
@@ -800,14 +723,16 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 		} else if (!strcmp(k, "tags")) {
 			char *t = json_dumps(v, JSON_COMPACT);
 
-			err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incidents SET tags = ?2 WHERE id = ?1", "it", id, t), errbuf);
+			err = vig_db_do(h, errbuf, "UPDATE incidents SET tags = ?2 WHERE id = ?1",
+					"it", id, t);
 			free(t);
 		} else {
 			char sql[96];
 
 			/* k is one of the fixed column names checked above */
 			snprintf(sql, sizeof(sql), "UPDATE incidents SET %s = ?2 WHERE id = ?1", k);
-			err = vig_inc_run(h, vig_inc_stmt(h, errbuf, sql, "it", id, json_string_value(v)), errbuf); /* null clears */
+			err = vig_db_do(h, errbuf, sql, "it", id,
+					json_string_value(v)); /* null clears */
 		}
 		if (err == VIG_OK) {
 			size_t len = strlen(summary);
@@ -829,7 +754,7 @@ enum vig_err vig_inc_update(struct vig_db *db, const struct vig_principal *who, 
 		err = record(h, who, jstr(before, "tenant"), id, action, st_summary, before, now_json, reason,
 			     now, errbuf);
 	}
-	err = vig_inc_finish(db, h, err, errbuf);
+	err = vig_db_tx_end(db, h, err, errbuf);
 	json_decref(before);
 	json_decref(now_json);
 	if (err == VIG_OK && after)
@@ -850,7 +775,7 @@ static enum vig_err change(struct vig_db *db, const struct vig_principal *who, i
 	sqlite3 *h;
 	char summary[512] = "";
 	int64_t now = vig_time_now();
-	enum vig_err err = vig_inc_begin(db, &h, errbuf);
+	enum vig_err err = vig_db_tx_begin(db, &h, errbuf);
 
 	if (err != VIG_OK)
 		return err;
@@ -864,7 +789,7 @@ static enum vig_err change(struct vig_db *db, const struct vig_principal *who, i
 		json_decref(what);
 	}
 	json_decref(inc);
-	return vig_inc_finish(db, h, err, errbuf);
+	return vig_db_tx_end(db, h, err, errbuf);
 }
 
 /* Arguments of the small changes run through change(). */
@@ -886,11 +811,11 @@ static enum vig_err do_comment(sqlite3 *h, json_t *inc, void *arg, int64_t now, 
 			       size_t cap, char *errbuf)
 {
 	struct op_arg *a = arg;
-	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				       "INSERT INTO incident_comments (incident_id, tenant_id, author, body, created)"
-				       " VALUES (?1, ?2, ?3, ?4, ?5)",
-				       "ittti", inc_id(inc), jstr(inc, "tenant"), a->who->username, a->s1, now),
-			       errbuf);
+	enum vig_err err = vig_db_do(
+		h, errbuf,
+		"INSERT INTO incident_comments (incident_id, tenant_id, author, body, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+		"ittti", inc_id(inc), jstr(inc, "tenant"), a->who->username, a->s1, now);
 
 	if (err == VIG_OK && a->out_id)
 		*a->out_id = sqlite3_last_insert_rowid(h);
@@ -911,12 +836,12 @@ static enum vig_err do_task_add(sqlite3 *h, json_t *inc, void *arg, int64_t now,
 				size_t cap, char *errbuf)
 {
 	struct op_arg *a = arg;
-	enum vig_err err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				       "INSERT INTO incident_tasks (incident_id, tenant_id, title, owner, created)"
-				       " VALUES (?1, ?2, ?3, ?4, ?5)",
-				       "ittti", inc_id(inc), jstr(inc, "tenant"), a->s1,
-				       a->s2 && *a->s2 ? a->s2 : NULL, now),
-			       errbuf);
+	enum vig_err err = vig_db_do(
+		h, errbuf,
+		"INSERT INTO incident_tasks (incident_id, tenant_id, title, owner, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+		"ittti", inc_id(inc), jstr(inc, "tenant"), a->s1, a->s2 && *a->s2 ? a->s2 : NULL,
+		now);
 
 	if (err == VIG_OK && a->out_id)
 		*a->out_id = sqlite3_last_insert_rowid(h);
@@ -940,15 +865,10 @@ static int64_t parent_of(struct vig_db *db, const char *table, int64_t row_id)
 {
 	char sql[128];
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st;
-	int64_t id = 0;
-	char err[VIG_ERRBUF_SIZE];
+	int64_t id;
 
 	snprintf(sql, sizeof(sql), "SELECT incident_id FROM %s WHERE id = ?1", table);
-	st = vig_inc_stmt(h, err, sql, "i", row_id);
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	id = vig_db_int(h, 0, sql, "i", row_id);
 	vig_db_unlock(db);
 	return id;
 }
@@ -961,15 +881,16 @@ static enum vig_err do_task_update(sqlite3 *h, json_t *inc, void *arg, int64_t n
 	enum vig_err err = VIG_OK;
 
 	if (a->s1)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				  "UPDATE incident_tasks SET status = ?3, done_at = CASE WHEN ?3 = 'done' THEN ?4 END"
-				  " WHERE id = ?1 AND incident_id = ?2",
-				  "iiti", task, inc_id(inc), a->s1, now),
-			  errbuf);
+		err = vig_db_do(
+			h, errbuf,
+			"UPDATE incident_tasks SET status = ?3, done_at = CASE WHEN ?3 = 'done' THEN ?4 END"
+			" WHERE id = ?1 AND incident_id = ?2",
+			"iiti", task, inc_id(inc), a->s1, now);
 	if (err == VIG_OK && a->s2)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_tasks SET owner = ?3 WHERE id = ?1 AND incident_id = ?2",
-				  "iit", task, inc_id(inc), *a->s2 ? a->s2 : NULL),
-			  errbuf);
+		err = vig_db_do(
+			h, errbuf,
+			"UPDATE incident_tasks SET owner = ?3 WHERE id = ?1 AND incident_id = ?2",
+			"iit", task, inc_id(inc), *a->s2 ? a->s2 : NULL);
 	snprintf(summary, cap, "task %lld%s%s%s%s", (long long)task, a->s1 ? " marked " : "", a->s1 ? a->s1 : "",
 		 a->s2 ? " owner " : "", a->s2 ? (*a->s2 ? a->s2 : "cleared") : "");
 	return err;
@@ -1025,9 +946,9 @@ static enum vig_err do_obs_delete(sqlite3 *h, json_t *inc, void *arg, int64_t no
 
 	(void)now;
 	snprintf(summary, cap, "observable %lld removed", (long long)*a->out_id);
-	return vig_inc_run(h, vig_inc_stmt(h, errbuf, "DELETE FROM incident_observables WHERE id = ?1 AND incident_id = ?2", "ii",
-			   *a->out_id, inc_id(inc)),
-		   errbuf);
+	return vig_db_do(h, errbuf,
+			 "DELETE FROM incident_observables WHERE id = ?1 AND incident_id = ?2",
+			 "ii", *a->out_id, inc_id(inc));
 }
 
 enum vig_err vig_inc_observable_delete(struct vig_db *db, const struct vig_principal *who,
@@ -1053,10 +974,10 @@ static enum vig_err do_alerts(sqlite3 *h, json_t *inc, void *arg, int64_t now, c
 	len += (size_t)snprintf(summary, cap, "%s alert", a->flag ? "detached" : "attached");
 	for (size_t i = 0; err == VIG_OK && i < a->n; i++) {
 		if (a->flag)
-			err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-					  "UPDATE alerts SET incident_id = NULL WHERE id = ?1 AND incident_id = ?2",
-					  "ii", a->ids[i], inc_id(inc)),
-				  errbuf);
+			err = vig_db_do(
+				h, errbuf,
+				"UPDATE alerts SET incident_id = NULL WHERE id = ?1 AND incident_id = ?2",
+				"ii", a->ids[i], inc_id(inc));
 		else
 			err = attach_one(h, inc_id(inc), jstr(inc, "tenant"), a->ids[i], 0, now, NULL, errbuf);
 		if (len < cap)
@@ -1090,30 +1011,31 @@ static enum vig_err do_merge(sqlite3 *h, json_t *into, void *arg, int64_t now, c
 	if (err == VIG_OK && from_id == to)
 		err = vig_errf(errbuf, VIG_EINVAL, "an incident cannot be merged into itself");
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE alerts SET incident_id = ?2 WHERE incident_id = ?1", "ii", from_id, to),
-			  errbuf);
+		err = vig_db_do(h, errbuf,
+				"UPDATE alerts SET incident_id = ?2 WHERE incident_id = ?1", "ii",
+				from_id, to);
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_comments SET incident_id = ?2 WHERE incident_id = ?1", "ii",
-				  from_id, to),
-			  errbuf);
+		err = vig_db_do(
+			h, errbuf,
+			"UPDATE incident_comments SET incident_id = ?2 WHERE incident_id = ?1",
+			"ii", from_id, to);
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf, "UPDATE incident_tasks SET incident_id = ?2 WHERE incident_id = ?1", "ii",
-				  from_id, to),
-			  errbuf);
+		err = vig_db_do(h, errbuf,
+				"UPDATE incident_tasks SET incident_id = ?2 WHERE incident_id = ?1",
+				"ii", from_id, to);
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				  "INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value, tlp,"
-				  " pap, source, created) SELECT ?2, tenant_id, type, value, tlp, pap, source, created"
-				  " FROM incident_observables WHERE incident_id = ?1",
-				  "ii", from_id, to),
-			  errbuf);
+		err = vig_db_do(
+			h, errbuf,
+			"INSERT OR IGNORE INTO incident_observables (incident_id, tenant_id, type, value, tlp,"
+			" pap, source, created) SELECT ?2, tenant_id, type, value, tlp, pap, source, created"
+			" FROM incident_observables WHERE incident_id = ?1",
+			"ii", from_id, to);
 	if (err == VIG_OK)
-		err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-				  "UPDATE incidents SET status = 'closed', resolution = 'duplicate',"
-				  " closed = coalesce(closed, ?2), resolved = coalesce(resolved, ?2),"
-				  " acknowledged = coalesce(acknowledged, ?2) WHERE id = ?1",
-				  "ii", from_id, now),
-			  errbuf);
+		err = vig_db_do(h, errbuf,
+				"UPDATE incidents SET status = 'closed', resolution = 'duplicate',"
+				" closed = coalesce(closed, ?2), resolved = coalesce(resolved, ?2),"
+				" acknowledged = coalesce(acknowledged, ?2) WHERE id = ?1",
+				"ii", from_id, now);
 	if (err == VIG_OK) {
 		char s2[128];
 		json_t *what = json_pack("{s:I}", "merged_into", (json_int_t)to);
@@ -1144,12 +1066,8 @@ static enum vig_err do_split(sqlite3 *h, json_t *inc, void *arg, int64_t now, ch
 	enum vig_err err = VIG_OK;
 
 	for (size_t i = 0; i < a->n; i++) {
-		sqlite3_stmt *st = vig_inc_stmt(h, errbuf, "SELECT 1 FROM alerts WHERE id = ?1 AND incident_id = ?2", "ii",
-					a->ids[i], inc_id(inc));
-		bool in_it = st && sqlite3_step(st) == SQLITE_ROW;
-
-		sqlite3_finalize(st);
-		if (!in_it)
+		if (!vig_db_int(h, 0, "SELECT 1 FROM alerts WHERE id = ?1 AND incident_id = ?2",
+				"ii", a->ids[i], inc_id(inc)))
 			return vig_errf(errbuf, VIG_ENOTFOUND, "alert %lld is not in incident %lld", (long long)a->ids[i],
 					(long long)inc_id(inc));
 	}
@@ -1234,22 +1152,28 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 	*created = false;
 	if (!g->n_keys)
 		return VIG_OK;
-	err = vig_inc_begin(db, &h, errbuf);
+	err = vig_db_tx_begin(db, &h, errbuf);
 	if (err != VIG_OK)
 		return err;
-	st = vig_inc_stmt(h, errbuf, "SELECT tenant_id, title, severity, host, user, rule_id, data, incident_id"
-			     " FROM alerts WHERE id = ?1", "i", alert_id);
+	st = vig_db_stmt(h, errbuf,
+			 "SELECT tenant_id, title, severity, host, user, rule_id, data, incident_id"
+			 " FROM alerts WHERE id = ?1",
+			 "i", alert_id);
 	if (!st || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return vig_inc_finish(db, h, st ? vig_errf(errbuf, VIG_ENOTFOUND, "alert %lld not found", (long long)alert_id)
-					: VIG_EIO, errbuf);
+		return vig_db_tx_end(db, h,
+				     st ? vig_errf(errbuf, VIG_ENOTFOUND, "alert %lld not found",
+						   (long long)alert_id)
+					: VIG_EIO,
+				     errbuf);
 	}
 	snprintf(tenant, sizeof(tenant), "%s", (const char *)sqlite3_column_text(st, 0));
 	snprintf(title, sizeof(title), "%s", (const char *)sqlite3_column_text(st, 1));
 	snprintf(sev, sizeof(sev), "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "medium");
 	if (sqlite3_column_type(st, 7) != SQLITE_NULL || sev_rank(sev) < g->min_severity) {
 		sqlite3_finalize(st);
-		return vig_inc_finish(db, h, VIG_OK, errbuf); /* already grouped, or below the threshold */
+		return vig_db_tx_end(db, h, VIG_OK,
+				     errbuf); /* already grouped, or below the threshold */
 	}
 	for (size_t i = 0; i < g->n_keys; i++) {
 		const char *v = NULL;
@@ -1278,16 +1202,12 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 	}
 	sqlite3_finalize(st);
 	if (!any || len >= sizeof(key))
-		return vig_inc_finish(db, h, VIG_OK, errbuf);
-	st = vig_inc_stmt(h, errbuf,
-		  "SELECT id FROM incidents WHERE tenant_id = ?1 AND group_key = ?2"
-		  " AND status NOT IN ('resolved', 'closed') AND updated >= ?3 ORDER BY updated DESC LIMIT 1",
-		  "tti", tenant, key, now - g->window_ns);
-	if (!st)
-		return vig_inc_finish(db, h, VIG_EIO, errbuf);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*incident_id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		return vig_db_tx_end(db, h, VIG_OK, errbuf);
+	*incident_id = vig_db_int(h, 0,
+				  "SELECT id FROM incidents WHERE tenant_id = ?1 AND group_key = ?2"
+				  " AND status NOT IN ('resolved', 'closed') AND updated >= ?3"
+				  " ORDER BY updated DESC LIMIT 1",
+				  "tti", tenant, key, now - g->window_ns);
 	if (*incident_id) {
 		char summary[96];
 		json_t *what = json_pack("{s:I}", "alert", (json_int_t)alert_id);
@@ -1295,12 +1215,12 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 		err = attach_one(h, *incident_id, tenant, alert_id, 0, now, sev, errbuf);
 		/* the incident's severity follows its worst alert */
 		if (err == VIG_OK)
-			err = vig_inc_run(h, vig_inc_stmt(h, errbuf,
-					  "UPDATE incidents SET severity = ?2 WHERE id = ?1 AND CASE severity"
-					  " WHEN 'informational' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2"
-					  " WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 2 END < ?3",
-					  "iti", *incident_id, sev, (int64_t)sev_rank(sev)),
-				  errbuf);
+			err = vig_db_do(
+				h, errbuf,
+				"UPDATE incidents SET severity = ?2 WHERE id = ?1 AND CASE severity"
+				" WHEN 'informational' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2"
+				" WHEN 'high' THEN 3 WHEN 'critical' THEN 4 ELSE 2 END < ?3",
+				"iti", *incident_id, sev, (int64_t)sev_rank(sev));
 		snprintf(summary, sizeof(summary), "alert %lld grouped in", (long long)alert_id);
 		if (err == VIG_OK)
 			err = record(h, NULL, tenant, *incident_id, "incident.attach", summary, NULL, what, NULL, now, errbuf);
@@ -1312,5 +1232,5 @@ enum vig_err vig_inc_group_alert(struct vig_db *db, const struct vig_inc_groupin
 		err = create_locked(h, NULL, tenant, &in, key, 0, now, incident_id, errbuf);
 		*created = err == VIG_OK;
 	}
-	return vig_inc_finish(db, h, err, errbuf);
+	return vig_db_tx_end(db, h, err, errbuf);
 }

@@ -49,21 +49,16 @@ static int64_t target_of(const struct vig_sla_target *t, int clock)
 static enum vig_err load_target(sqlite3 *h, const char *tenant, const char *severity,
 				struct vig_sla_target *t, bool *own, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	sqlite3_stmt *st = vig_db_stmt(h, errbuf,
+				       "SELECT acknowledge_s, contain_s, resolve_s FROM sla_targets"
+				       " WHERE tenant_id = ?1 AND severity = ?2",
+				       "tt", tenant, severity ? severity : "");
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
 	*t = vig_sla_default(severity);
 	if (own)
 		*own = false;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT acknowledge_s, contain_s, resolve_s FROM sla_targets"
-			       " WHERE tenant_id = ?1 AND severity = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, severity ? severity : "", -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (err == VIG_OK) {
 		t->acknowledge_s = sqlite3_column_int64(st, 0);
 		t->contain_s = sqlite3_column_int64(st, 1);
 		t->resolve_s = sqlite3_column_int64(st, 2);
@@ -71,7 +66,7 @@ static enum vig_err load_target(sqlite3 *h, const char *tenant, const char *seve
 			*own = true;
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VIG_OK : vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
+	return err == VIG_ENOTFOUND ? VIG_OK : err;
 }
 
 enum vig_err vig_sla_get(struct vig_db *db, const struct vig_principal *who, const char *tenant,
@@ -149,13 +144,12 @@ enum vig_err vig_sla_set(struct vig_db *db, const struct vig_principal *who, con
 	err = vig_sla_get(db, who, tenant, &before, errbuf);
 	if (err != VIG_OK)
 		return err;
-	h = vig_db_lock(db);
-	if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-		goto unlock;
+	err = vig_db_tx_begin(db, &h, errbuf);
+	if (err != VIG_OK) {
+		json_decref(before);
+		return err;
 	}
 	json_object_foreach(targets, sev, v) {
-		sqlite3_stmt *st = NULL;
 		bool reset = json_is_null(v) || json_is_true(json_object_get(v, "default"));
 		int64_t a = 0, c = 0, r = 0;
 
@@ -164,23 +158,17 @@ enum vig_err vig_sla_set(struct vig_db *db, const struct vig_principal *who, con
 			sec_member(v, "contain_s", &c);
 			sec_member(v, "resolve_s", &r);
 		}
-		if (sqlite3_prepare_v2(h, reset ? "DELETE FROM sla_targets WHERE tenant_id = ?1 AND severity = ?2"
-						: "INSERT OR REPLACE INTO sla_targets (tenant_id, severity, acknowledge_s,"
-						  " contain_s, resolve_s) VALUES (?1, ?2, ?3, ?4, ?5)",
-				       -1, &st, NULL) != SQLITE_OK) {
-			err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-			break;
-		}
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, sev, -1, SQLITE_TRANSIENT);
-		if (!reset) {
-			sqlite3_bind_int64(st, 3, a);
-			sqlite3_bind_int64(st, 4, c);
-			sqlite3_bind_int64(st, 5, r);
-		}
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-		sqlite3_finalize(st);
+		if (reset)
+			err = vig_db_do(h, errbuf,
+					"DELETE FROM sla_targets WHERE tenant_id = ?1"
+					" AND severity = ?2",
+					"tt", tenant, sev);
+		else
+			err = vig_db_do(h, errbuf,
+					"INSERT OR REPLACE INTO sla_targets (tenant_id,"
+					" severity, acknowledge_s, contain_s, resolve_s)"
+					" VALUES (?1, ?2, ?3, ?4, ?5)",
+					"ttiii", tenant, sev, a, c, r);
 		if (err != VIG_OK)
 			break;
 	}
@@ -193,12 +181,7 @@ enum vig_err vig_sla_set(struct vig_db *db, const struct vig_principal *who, con
 		free(b);
 		free(t);
 	}
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-unlock:
-	vig_db_unlock(db);
+	err = vig_db_tx_end(db, h, err, errbuf);
 	json_decref(before);
 	json_decref(after);
 	return err;
@@ -310,7 +293,6 @@ static enum vig_err record_sla(sqlite3 *h, const struct pending *p, int64_t now,
 	bool breach = false;
 	const char *s = p->add;
 	enum vig_err err = VIG_OK;
-	sqlite3_stmt *st = NULL;
 
 	vig_principal_system(&sys);
 	snprintf(events, sizeof(events), "%s", p->events);
@@ -331,19 +313,11 @@ static enum vig_err record_sla(sqlite3 *h, const struct pending *p, int64_t now,
 			(*warnings)++;
 		append_event(events, sizeof(events), ev);
 		snprintf(summary, sizeof(summary), "SLA %s %s", is_breach ? "breached:" : "warning:", ev);
-		if (sqlite3_prepare_v2(h,
-				       "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary)"
-				       " VALUES (?1, ?2, ?3, 'system', ?4, ?5)",
-				       -1, &st, NULL) != SQLITE_OK)
-			return vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-		sqlite3_bind_int64(st, 1, p->id);
-		sqlite3_bind_text(st, 2, p->tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_text(st, 4, is_breach ? "sla.breach" : "sla.warning", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, summary, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-		sqlite3_finalize(st);
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO incident_timeline (incident_id, tenant_id, ts,"
+				" actor, kind, summary) VALUES (?1, ?2, ?3, 'system', ?4, ?5)",
+				"ititt", p->id, p->tenant, now,
+				is_breach ? "sla.breach" : "sla.warning", summary);
 		if (err == VIG_OK)
 			err = vig_audit_append_locked(h, &sys, p->tenant, is_breach ? "sla.breach" : "sla.warning",
 						      "incident", idbuf, NULL, NULL, ev, now, NULL, errbuf);
@@ -359,17 +333,10 @@ static enum vig_err record_sla(sqlite3 *h, const struct pending *p, int64_t now,
 	}
 	if (err != VIG_OK)
 		return err;
-	if (sqlite3_prepare_v2(h, "UPDATE incidents SET sla_events = ?2, priority = ?3, updated = ?4 WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-	sqlite3_bind_int64(st, 1, p->id);
-	sqlite3_bind_text(st, 2, events, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, prio, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-	sqlite3_finalize(st);
-	return err;
+	return vig_db_do(h, errbuf,
+			 "UPDATE incidents SET sla_events = ?2, priority = ?3, updated = ?4"
+			 " WHERE id = ?1",
+			 "itti", p->id, events, prio, now);
 }
 
 enum vig_err vig_sla_check(struct vig_db *db, int64_t now, size_t *warnings, size_t *breaches,
@@ -378,19 +345,19 @@ enum vig_err vig_sla_check(struct vig_db *db, int64_t now, size_t *warnings, siz
 	struct pending *todo = NULL;
 	size_t n = 0, cap = 0, w = 0, b = 0;
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "SELECT id, tenant_id, severity, created, acknowledged, contained,"
+			    " resolved, closed, sla_events, priority FROM incidents"
+			    " WHERE status NOT IN ('resolved', 'closed') ORDER BY id LIMIT ?1",
+			    "i", (int64_t)SLA_CHECK_MAX);
 	enum vig_err err = VIG_OK;
 	int rc;
 
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id, tenant_id, severity, created, acknowledged, contained, resolved,"
-			       " closed, sla_events, priority FROM incidents"
-			       " WHERE status NOT IN ('resolved', 'closed') ORDER BY id LIMIT ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
+	if (!st) {
+		err = VIG_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, SLA_CHECK_MAX);
 	while (err == VIG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct vig_sla_target t;
 		struct pending p = {.id = sqlite3_column_int64(st, 0)};
@@ -435,18 +402,12 @@ enum vig_err vig_sla_check(struct vig_db *db, int64_t now, size_t *warnings, siz
 	sqlite3_finalize(st);
 	if (err != VIG_OK || !n)
 		goto out;
-	if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-		goto out;
-	}
+	err = vig_db_begin(h, errbuf);
 	for (size_t i = 0; err == VIG_OK && i < n; i++)
 		err = record_sla(h, &todo[i], now, &w, &b, errbuf);
-	if (err == VIG_OK && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		err = vig_errf(errbuf, VIG_EIO, "sla db: %s", sqlite3_errmsg(h));
-	if (err != VIG_OK) {
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	err = vig_db_end(h, err, errbuf);
+	if (err != VIG_OK)
 		w = b = 0;
-	}
 out:
 	vig_db_unlock(db);
 	for (size_t i = 0; cb && err == VIG_OK && i < n; i++) {
@@ -491,19 +452,10 @@ static json_t *metrics_of(sqlite3 *h, const char *tenant, int64_t from, int64_t 
 		" FROM incidents WHERE (?1 IS NULL OR tenant_id = ?1) AND created >= ?2 AND created < ?3";
 	int64_t total, resolved;
 
-	if (!by || sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		json_decref(by);
-		vig_errf(errbuf, VIG_EIO, "metrics db: %s", sqlite3_errmsg(h));
-		return NULL;
-	}
-	if (tenant)
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, from);
-	sqlite3_bind_int64(st, 3, to);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	st = by ? vig_db_stmt(h, errbuf, sql, "tii", tenant, from, to) : NULL;
+	if (vig_db_row(h, st, errbuf) != VIG_OK) {
 		sqlite3_finalize(st);
 		json_decref(by);
-		vig_errf(errbuf, VIG_EIO, "metrics db: %s", sqlite3_errmsg(h));
 		return NULL;
 	}
 	total = sqlite3_column_int64(st, 0);
@@ -522,22 +474,18 @@ static json_t *metrics_of(sqlite3 *h, const char *tenant, int64_t from, int64_t 
 		json_decref(by);
 		return NULL;
 	}
-	if (sqlite3_prepare_v2(h,
-			       "SELECT status, count(*) FROM incidents WHERE (?1 IS NULL OR tenant_id = ?1)"
-			       " AND created >= ?2 AND created < ?3 GROUP BY status",
-			       -1, &st, NULL) == SQLITE_OK) {
-		if (tenant)
-			sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, from);
-		sqlite3_bind_int64(st, 3, to);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *s = (const char *)sqlite3_column_text(st, 0);
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT status, count(*) FROM incidents WHERE (?1 IS NULL OR tenant_id = ?1)"
+		" AND created >= ?2 AND created < ?3 GROUP BY status",
+		"tii", tenant, from, to);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
 
-			json_object_set_new(by, s && !strcmp(s, "open") ? "new" : s,
-					    json_integer(sqlite3_column_int64(st, 1)));
-		}
-		sqlite3_finalize(st);
+		json_object_set_new(by, s && !strcmp(s, "open") ? "new" : s,
+				    json_integer(sqlite3_column_int64(st, 1)));
 	}
+	sqlite3_finalize(st);
 	json_object_set_new(o, "by_status", by);
 	return o;
 }
@@ -576,8 +524,9 @@ enum vig_err vig_soc_metrics(struct vig_db *db, const struct vig_principal *who,
 			json_array_append_new(tenants, m);
 		total = m ? json_deep_copy(m) : NULL;
 	} else {
-		if (sqlite3_prepare_v2(h, "SELECT id FROM tenants ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-			err = vig_errf(errbuf, VIG_EIO, "metrics db: %s", sqlite3_errmsg(h));
+		st = vig_db_stmt(h, errbuf, "SELECT id FROM tenants ORDER BY id", "");
+		if (!st)
+			err = VIG_EIO;
 		while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW) {
 			json_t *m = metrics_of(h, (const char *)sqlite3_column_text(st, 0), from, to, errbuf);
 

@@ -128,11 +128,6 @@ bool vig_notify_route_matches(json_t *route, const struct vig_notify_event *ev, 
 
 /* ---- routes API ---- */
 
-static enum vig_err db_err(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, VIG_EIO, "notify db: %s", sqlite3_errmsg(h));
-}
-
 static json_t *route_json(sqlite3_stmt *st)
 {
 	char created[VIG_TIME_STRLEN];
@@ -149,29 +144,25 @@ static json_t *route_json(sqlite3_stmt *st)
 
 #define ROUTE_COLS "id, tenant_id, name, events, min_severity, rule, days, hours, channel, target, secret, enabled, created"
 
+static json_t *route_row(sqlite3 *h, sqlite3_stmt *st, void *ctx)
+{
+	(void)h;
+	(void)ctx;
+	return route_json(st);
+}
+
 enum vig_err vig_notify_routes_list(struct vig_db *db, const struct vig_principal *who, json_t **out,
 				    char *errbuf)
 {
-	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	json_t *arr = json_array();
-	enum vig_err err = VIG_OK;
+	json_t *arr;
+	enum vig_err err = vig_db_rows(db, route_row, NULL, &arr, errbuf,
+				       "SELECT " ROUTE_COLS
+				       " FROM notify_routes WHERE ?1 OR tenant_id = ?2"
+				       " ORDER BY id",
+				       "it", (int64_t)who->provider, who->tenant);
 
-	if (sqlite3_prepare_v2(h, "SELECT " ROUTE_COLS " FROM notify_routes WHERE ?1 OR tenant_id = ?2 ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_int(st, 1, who->provider);
-		sqlite3_bind_text(st, 2, who->tenant, -1, SQLITE_TRANSIENT);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(arr, route_json(st));
-	}
-	sqlite3_finalize(st);
-	vig_db_unlock(db);
-	if (err != VIG_OK) {
-		json_decref(arr);
+	if (err != VIG_OK)
 		return err;
-	}
 	*out = json_pack("{s:o}", "routes", arr);
 	return VIG_OK;
 }
@@ -251,13 +242,13 @@ static enum vig_err audit_route(sqlite3 *h, const struct vig_principal *who, con
 /* Reads route id into *out (JSON) if who may see it. */
 static enum vig_err route_get(sqlite3 *h, const struct vig_principal *who, int64_t id, json_t **out, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = vig_db_stmt(
+		h, errbuf, "SELECT " ROUTE_COLS " FROM notify_routes WHERE id = ?1", "i", id);
 	enum vig_err err = VIG_OK;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(h, "SELECT " ROUTE_COLS " FROM notify_routes WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
+	if (!st)
+		return VIG_EIO;
 	if (sqlite3_step(st) == SQLITE_ROW && vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 1)))
 		*out = route_json(st);
 	else
@@ -266,17 +257,12 @@ static enum vig_err route_get(sqlite3 *h, const struct vig_principal *who, int64
 	return err;
 }
 
-static enum vig_err tx(sqlite3 *h, const char *what, char *errbuf)
-{
-	return sqlite3_exec(h, what, NULL, NULL, NULL) == SQLITE_OK ? VIG_OK : db_err(h, errbuf);
-}
-
 enum vig_err vig_notify_route_create(struct vig_db *db, const struct vig_principal *who, json_t *in,
 				     json_t **out, char *errbuf)
 {
 	const char *tenant;
 	sqlite3 *h;
-	sqlite3_stmt *st = NULL;
+	json_t *en;
 	enum vig_err err = check_route(in, true, errbuf);
 	int64_t id = 0;
 
@@ -285,47 +271,31 @@ enum vig_err vig_notify_route_create(struct vig_db *db, const struct vig_princip
 	tenant = *jstr(in, "tenant") ? jstr(in, "tenant") : who->tenant;
 	if (!vig_principal_can_access_tenant(who, tenant))
 		return vig_errf(errbuf, VIG_EPERM, "tenant '%s' is not yours", tenant);
-	h = vig_db_lock(db);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	if (err == VIG_OK && sqlite3_prepare_v2(h,
-						"INSERT INTO notify_routes (tenant_id, name, events, min_severity, rule, days,"
-						" hours, channel, target, secret, enabled, created)"
-						" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-						-1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		json_t *en = json_object_get(in, "enabled");
-
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, jstr(in, "name"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, *jstr(in, "events") ? jstr(in, "events") : "*", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, *jstr(in, "min_severity") ? jstr(in, "min_severity") : "informational", -1,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 5, jstr(in, "rule"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, jstr(in, "days"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 7, jstr(in, "hours"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 8, jstr(in, "channel"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 9, jstr(in, "target"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 10, jstr(in, "secret"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 11, en ? json_is_true(en) : 1);
-		sqlite3_bind_int64(st, 12, vig_time_now());
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-		id = sqlite3_last_insert_rowid(h);
-	}
-	sqlite3_finalize(st);
+	en = json_object_get(in, "enabled");
+	*out = NULL;
+	err = vig_db_tx_begin(db, &h, errbuf);
+	if (err != VIG_OK)
+		return err;
+	err = vig_db_do(h, errbuf,
+			"INSERT INTO notify_routes (tenant_id, name, events, min_severity,"
+			" rule, days, hours, channel, target, secret, enabled, created)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			"ttttttttttii", tenant, jstr(in, "name"),
+			*jstr(in, "events") ? jstr(in, "events") : "*",
+			*jstr(in, "min_severity") ? jstr(in, "min_severity") : "informational",
+			jstr(in, "rule"), jstr(in, "days"), jstr(in, "hours"), jstr(in, "channel"),
+			jstr(in, "target"), jstr(in, "secret"),
+			(int64_t)(en ? json_is_true(en) : 1), vig_time_now());
+	id = sqlite3_last_insert_rowid(h);
 	if (err == VIG_OK)
 		err = route_get(h, who, id, out, errbuf);
 	if (err == VIG_OK)
 		err = audit_route(h, who, tenant, "notify_route.create", id, *out, errbuf);
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
+	err = vig_db_tx_end(db, h, err, errbuf);
 	if (err != VIG_OK) {
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 		json_decref(*out);
 		*out = NULL;
 	}
-	vig_db_unlock(db);
 	return err;
 }
 
@@ -343,72 +313,46 @@ enum vig_err vig_notify_route_update(struct vig_db *db, const struct vig_princip
 	err = check_route(in, false, errbuf);
 	if (err != VIG_OK)
 		return err;
-	h = vig_db_lock(db);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	if (err == VIG_OK)
-		err = route_get(h, who, id, &cur, errbuf);
+	err = vig_db_tx_begin(db, &h, errbuf);
+	if (err != VIG_OK)
+		return err;
+	err = route_get(h, who, id, &cur, errbuf);
 	for (size_t i = 0; err == VIG_OK && i < VIG_ARRAY_LEN(cols); i++) {
 		json_t *v = json_object_get(in, cols[i]);
-		sqlite3_stmt *st = NULL;
 		char sql[96];
 
 		if (!v)
 			continue;
 		snprintf(sql, sizeof(sql), "UPDATE notify_routes SET %s = ?2 WHERE id = ?1", cols[i]);
-		if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-			err = db_err(h, errbuf);
-			break;
-		}
-		sqlite3_bind_int64(st, 1, id);
 		if (json_is_boolean(v))
-			sqlite3_bind_int(st, 2, json_is_true(v));
+			err = vig_db_run_id(h, sql, id, json_is_true(v), errbuf);
 		else
-			sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-		sqlite3_finalize(st);
+			err = vig_db_do(h, errbuf, sql, "it", id, json_string_value(v));
 	}
 	json_decref(cur);
 	if (err == VIG_OK)
 		err = route_get(h, who, id, out, errbuf);
 	if (err == VIG_OK)
 		err = audit_route(h, who, jstr(*out, "tenant"), "notify_route.update", id, *out, errbuf);
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	vig_db_unlock(db);
-	return err;
+	return vig_db_tx_end(db, h, err, errbuf);
 }
 
 enum vig_err vig_notify_route_delete(struct vig_db *db, const struct vig_principal *who, int64_t id,
 				     char *errbuf)
 {
 	json_t *cur = NULL;
-	sqlite3 *h = vig_db_lock(db);
-	enum vig_err err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	char sql[] = "DELETE FROM notify_routes WHERE id = ?1";
-	sqlite3_stmt *st = NULL;
+	sqlite3 *h;
+	enum vig_err err = vig_db_tx_begin(db, &h, errbuf);
 
+	if (err != VIG_OK)
+		return err;
+	err = route_get(h, who, id, &cur, errbuf);
 	if (err == VIG_OK)
-		err = route_get(h, who, id, &cur, errbuf);
-	if (err == VIG_OK && sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-	}
-	sqlite3_finalize(st);
+		err = vig_db_do(h, errbuf, "DELETE FROM notify_routes WHERE id = ?1", "i", id);
 	if (err == VIG_OK)
 		err = audit_route(h, who, jstr(cur, "tenant"), "notify_route.delete", id, NULL, errbuf);
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	vig_db_unlock(db);
 	json_decref(cur);
-	return err;
+	return vig_db_tx_end(db, h, err, errbuf);
 }
 
 /* ---- emit ---- */
@@ -441,7 +385,6 @@ static enum vig_err event_payload(const struct vig_notify_event *ev, int64_t now
 enum vig_err vig_notify_direct_locked(sqlite3 *h, const struct vig_notify_event *ev, const char *channel,
 				      const char *target, int64_t now, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
 	char *text = NULL;
 	enum vig_err err;
 
@@ -452,22 +395,11 @@ enum vig_err vig_notify_direct_locked(sqlite3 *h, const struct vig_notify_event 
 	err = event_payload(ev, now, &text, errbuf);
 	if (err != VIG_OK)
 		return err;
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO notify_queue (route_id, tenant_id, event, payload, next_try, created,"
-			       " channel, target) VALUES (0, ?1, ?2, ?3, ?4, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_text(st, 1, ev->tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, ev->kind, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, now);
-		sqlite3_bind_text(st, 5, channel, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, target, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-	}
-	sqlite3_finalize(st);
+	err = vig_db_do(h, errbuf,
+			"INSERT INTO notify_queue (route_id, tenant_id, event, payload,"
+			" next_try, created, channel, target)"
+			" VALUES (0, ?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+			"tttitt", ev->tenant, ev->kind, text, now, channel, target);
 	free(text);
 	return err;
 }
@@ -476,7 +408,7 @@ enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *e
 			     size_t *queued, char *errbuf)
 {
 	sqlite3 *h;
-	sqlite3_stmt *st = NULL, *ins = NULL;
+	sqlite3_stmt *st;
 	char *text = NULL;
 	size_t n = 0;
 	enum vig_err err;
@@ -486,20 +418,18 @@ enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *e
 	err = event_payload(ev, now, &text, errbuf);
 	if (err != VIG_OK)
 		return err;
-	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h,
-			       "SELECT " ROUTE_COLS " FROM notify_routes WHERE enabled = 1 AND (tenant_id = ?1"
-			       " OR tenant_id IN (SELECT id FROM tenants WHERE is_provider = 1)) ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(h,
-			       "INSERT INTO notify_queue (route_id, tenant_id, event, payload, next_try, created)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-			       -1, &ins, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
+	err = vig_db_tx_begin(db, &h, errbuf);
+	if (err != VIG_OK) {
+		free(text);
+		return err;
 	}
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	sqlite3_bind_text(st, 1, ev->tenant, -1, SQLITE_TRANSIENT);
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT " ROUTE_COLS " FROM notify_routes WHERE enabled = 1 AND (tenant_id = ?1"
+		" OR tenant_id IN (SELECT id FROM tenants WHERE is_provider = 1)) ORDER BY id",
+		"t", ev->tenant);
+	if (!st)
+		err = VIG_EIO;
 	while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW) {
 		json_t *route = route_json(st);
 		bool take = route && vig_notify_route_matches(route, ev, now);
@@ -507,27 +437,18 @@ enum vig_err vig_notify_emit(struct vig_db *db, const struct vig_notify_event *e
 		json_decref(route);
 		if (!take)
 			continue;
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 0));
-		sqlite3_bind_text(ins, 2, ev->tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 3, ev->kind, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 4, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(ins, 5, now);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-		else
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO notify_queue (route_id, tenant_id, event, payload,"
+				" next_try, created) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+				"ittti", (int64_t)sqlite3_column_int64(st, 0), ev->tenant, ev->kind,
+				text, now);
+		if (err == VIG_OK)
 			n++;
 	}
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
-	if (err != VIG_OK) {
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-		n = 0;
-	}
-out:
 	sqlite3_finalize(st);
-	sqlite3_finalize(ins);
-	vig_db_unlock(db);
+	err = vig_db_tx_end(db, h, err, errbuf);
+	if (err != VIG_OK)
+		n = 0;
 	free(text);
 	if (queued)
 		*queued = n;
@@ -790,19 +711,18 @@ enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_o
 	enum vig_err err = VIG_OK;
 
 	memset(d, 0, sizeof(d));
-	if (sqlite3_prepare_v2(h,
-			       "SELECT q.id, q.attempts, COALESCE(q.channel, r.channel), COALESCE(q.target, r.target),"
-			       " CASE WHEN q.channel IS NULL THEN r.secret END, q.event, q.payload,"
-			       " r.id IS NULL AND q.channel IS NULL"
-			       " FROM notify_queue q LEFT JOIN notify_routes r ON r.id = q.route_id"
-			       " WHERE q.status = 'pending' AND q.next_try <= ?1 ORDER BY q.next_try, q.id LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT q.id, q.attempts, COALESCE(q.channel, r.channel),"
+		" COALESCE(q.target, r.target), CASE WHEN q.channel IS NULL THEN r.secret END,"
+		" q.event, q.payload, r.id IS NULL AND q.channel IS NULL"
+		" FROM notify_queue q LEFT JOIN notify_routes r ON r.id = q.route_id"
+		" WHERE q.status = 'pending' AND q.next_try <= ?1 ORDER BY q.next_try, q.id LIMIT ?2",
+		"ii", now, (int64_t)VIG_NOTIFY_BATCH);
+	if (!st) {
 		vig_db_unlock(db);
-		return err;
+		return VIG_EIO;
 	}
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, VIG_NOTIFY_BATCH);
 	while (n < VIG_NOTIFY_BATCH && sqlite3_step(st) == SQLITE_ROW) {
 		struct due *x = &d[n];
 
@@ -823,7 +743,8 @@ enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_o
 	for (size_t i = 0; i < n; i++) {
 		char why[VIG_ERRBUF_SIZE] = "";
 		json_t *payload = json_loads(d[i].payload, 0, NULL);
-		enum vig_err e;
+		enum vig_err e, e2;
+		int64_t backoff;
 		bool dead;
 
 		if (d[i].route_gone)
@@ -836,28 +757,20 @@ enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_o
 			e = send_syslog(d[i].target, payload, why);
 		json_decref(payload);
 		dead = e != VIG_OK && (d[i].route_gone || d[i].attempts + 1 >= VIG_NOTIFY_MAX_ATTEMPTS);
+		backoff = 30LL << (d[i].attempts < 5 ? d[i].attempts : 5);
 		h = vig_db_lock(db);
-		if (sqlite3_prepare_v2(h,
-				       "UPDATE notify_queue SET status = ?2, attempts = attempts + 1, last_error = ?3,"
-				       " next_try = ?4, sent = CASE WHEN ?2 = 'sent' THEN ?5 END WHERE id = ?1",
-				       -1, &st, NULL) == SQLITE_OK) {
-			int64_t backoff = 30LL << (d[i].attempts < 5 ? d[i].attempts : 5);
-
-			sqlite3_bind_int64(st, 1, d[i].id);
-			sqlite3_bind_text(st, 2, e == VIG_OK ? "sent" : dead ? "dead" : "pending", -1, SQLITE_STATIC);
-			if (e == VIG_OK)
-				sqlite3_bind_null(st, 3);
-			else
-				sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 4, now + backoff * VIG_NS_PER_SEC);
-			sqlite3_bind_int64(st, 5, now);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				err = db_err(h, errbuf);
-		} else {
-			err = db_err(h, errbuf);
-		}
-		sqlite3_finalize(st);
+		e2 = vig_db_do(h, errbuf,
+			       "UPDATE notify_queue SET status = ?2, attempts = attempts + 1,"
+			       " last_error = ?3, next_try = ?4,"
+			       " sent = CASE WHEN ?2 = 'sent' THEN ?5 END WHERE id = ?1",
+			       "ittii", d[i].id,
+			       e == VIG_OK ? "sent"
+			       : dead	   ? "dead"
+					   : "pending",
+			       e == VIG_OK ? NULL : why, now + backoff * VIG_NS_PER_SEC, now);
 		vig_db_unlock(db);
+		if (e2 != VIG_OK)
+			err = e2;
 		if (e == VIG_OK)
 			ok++;
 		else
@@ -871,56 +784,49 @@ enum vig_err vig_notify_deliver_due(struct vig_db *db, const struct vig_notify_o
 	return err;
 }
 
+/* vig_db_row_fn of the deliveries list. */
+static json_t *delivery_row(sqlite3 *h, sqlite3_stmt *st, void *ctx)
+{
+	char c[VIG_TIME_STRLEN], s[VIG_TIME_STRLEN];
+	json_t *p = json_loads((const char *)sqlite3_column_text(st, 9), 0, NULL), *o;
+
+	(void)h;
+	(void)ctx;
+	vig_time_format(sqlite3_column_int64(st, 7), c);
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+		vig_time_format(sqlite3_column_int64(st, 8), s);
+	o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:s?,s:s,s:s?,s:s?}", "id",
+		      (json_int_t)sqlite3_column_int64(st, 0), "route",
+		      (json_int_t)sqlite3_column_int64(st, 1), "tenant", sqlite3_column_text(st, 2),
+		      "event", sqlite3_column_text(st, 3), "status", sqlite3_column_text(st, 4),
+		      "attempts", sqlite3_column_int(st, 5), "last_error",
+		      sqlite3_column_text(st, 6), "created", c, "sent",
+		      sqlite3_column_type(st, 8) != SQLITE_NULL ? s : NULL, "title",
+		      json_string_value(json_object_get(p, "title")));
+	if (o && sqlite3_column_type(st, 10) != SQLITE_NULL) /* direct: who was paged */
+		json_object_set_new(o, "target",
+				    json_string((const char *)sqlite3_column_text(st, 10)));
+	json_decref(p);
+	return o;
+}
+
 enum vig_err vig_notify_deliveries(struct vig_db *db, const struct vig_principal *who, const char *status,
 				   int64_t limit, json_t **out, char *errbuf)
 {
-	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	json_t *arr = json_array();
-	enum vig_err err = VIG_OK;
+	json_t *arr;
+	enum vig_err err;
 
 	if (limit <= 0 || limit > 1000)
 		limit = 100;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id, route_id, tenant_id, event, status, attempts, last_error, created, sent, payload,"
-			       " target FROM notify_queue WHERE (?1 OR tenant_id = ?2) AND (?3 IS NULL OR status = ?3)"
-			       " ORDER BY id DESC LIMIT ?4",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_int(st, 1, who->provider);
-		sqlite3_bind_text(st, 2, who->tenant, -1, SQLITE_TRANSIENT);
-		if (status && *status)
-			sqlite3_bind_text(st, 3, status, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, limit);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			char c[VIG_TIME_STRLEN], s[VIG_TIME_STRLEN];
-			json_t *p = json_loads((const char *)sqlite3_column_text(st, 9), 0, NULL);
-
-			vig_time_format(sqlite3_column_int64(st, 7), c);
-			if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-				vig_time_format(sqlite3_column_int64(st, 8), s);
-			json_array_append_new(arr, json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:s?,s:s,s:s?,s:s?}", "id",
-							     (json_int_t)sqlite3_column_int64(st, 0), "route",
-							     (json_int_t)sqlite3_column_int64(st, 1), "tenant",
-							     sqlite3_column_text(st, 2), "event", sqlite3_column_text(st, 3),
-							     "status", sqlite3_column_text(st, 4), "attempts",
-							     sqlite3_column_int(st, 5), "last_error", sqlite3_column_text(st, 6),
-							     "created", c, "sent",
-							     sqlite3_column_type(st, 8) != SQLITE_NULL ? s : NULL, "title",
-							     json_string_value(json_object_get(p, "title"))));
-			if (sqlite3_column_type(st, 10) != SQLITE_NULL) /* direct: who was paged */
-				json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "target",
-						    json_string((const char *)sqlite3_column_text(st, 10)));
-			json_decref(p);
-		}
-	}
-	sqlite3_finalize(st);
-	vig_db_unlock(db);
-	if (err != VIG_OK) {
-		json_decref(arr);
+	err = vig_db_rows(
+		db, delivery_row, NULL, &arr, errbuf,
+		"SELECT id, route_id, tenant_id, event, status, attempts, last_error, created, sent,"
+		" payload, target FROM notify_queue WHERE (?1 OR tenant_id = ?2)"
+		" AND (?3 IS NULL OR status = ?3) ORDER BY id DESC LIMIT ?4",
+		"itti", (int64_t)who->provider, who->tenant, status && *status ? status : NULL,
+		limit);
+	if (err != VIG_OK)
 		return err;
-	}
 	*out = json_pack("{s:o}", "deliveries", arr);
 	return VIG_OK;
 }
@@ -928,16 +834,18 @@ enum vig_err vig_notify_deliveries(struct vig_db *db, const struct vig_principal
 enum vig_err vig_notify_replay(struct vig_db *db, const struct vig_principal *who, int64_t id, int64_t now,
 			       char *errbuf)
 {
-	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = tx(h, "BEGIN IMMEDIATE", errbuf);
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	enum vig_err err = vig_db_tx_begin(db, &h, errbuf);
 	char tenant[VIG_NAME_MAX] = "", idbuf[24];
 
-	if (err == VIG_OK && sqlite3_prepare_v2(h, "SELECT tenant_id, status FROM notify_queue WHERE id = ?1", -1, &st,
-						NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
+	if (err != VIG_OK)
+		return err;
+	st = vig_db_stmt(h, errbuf, "SELECT tenant_id, status FROM notify_queue WHERE id = ?1", "i",
+			 id);
+	if (!st)
+		err = VIG_EIO;
 	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) != SQLITE_ROW ||
 		    !vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 0)))
 			err = vig_errf(errbuf, VIG_ENOTFOUND, "delivery %lld not found", (long long)id);
@@ -954,10 +862,5 @@ enum vig_err vig_notify_replay(struct vig_db *db, const struct vig_principal *wh
 	if (err == VIG_OK)
 		err = vig_audit_append_locked(h, who, tenant, "notify.replay", "notify_delivery", idbuf, NULL, NULL, NULL,
 					      now, NULL, errbuf);
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	vig_db_unlock(db);
-	return err;
+	return vig_db_tx_end(db, h, err, errbuf);
 }

@@ -26,11 +26,6 @@ static const char *jstr(json_t *o, const char *k)
 	return s ? s : "";
 }
 
-static enum vig_err db_err(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, VIG_EIO, "oncall db: %s", sqlite3_errmsg(h));
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
 	return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
@@ -189,18 +184,17 @@ static void rota_present(json_t *o, int64_t now)
 static enum vig_err rota_read(sqlite3 *h, const struct vig_principal *who, int64_t id, int64_t now,
 			      json_t **out, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "SELECT r.id, r.tenant_id, r.name, r.members, r.shift_s, r.start,"
+			    " r.created_by, t.is_provider FROM oncall_rotas r"
+			    " JOIN tenants t ON t.id = r.tenant_id WHERE r.id = ?1",
+			    "i", id);
 	json_t *o = NULL, *ovs;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT r.id, r.tenant_id, r.name, r.members, r.shift_s, r.start, r.created_by,"
-			       " t.is_provider FROM oncall_rotas r JOIN tenants t ON t.id = r.tenant_id"
-			       " WHERE r.id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
+	if (!st)
+		return VIG_EIO;
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    (sqlite3_column_int(st, 7) || vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 1))))
 		o = json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:s}", "id", (json_int_t)id, "tenant",
@@ -213,15 +207,14 @@ static enum vig_err rota_read(sqlite3 *h, const struct vig_principal *who, int64
 		return vig_errf(errbuf, VIG_ENOTFOUND, "rota %lld not found", (long long)id);
 	ovs = json_array();
 	json_object_set_new(o, "overrides", ovs);
-	if (sqlite3_prepare_v2(h,
-			       "SELECT id, member, start, end, created_by FROM oncall_overrides"
-			       " WHERE rota_id = ?1 AND end > ?2 ORDER BY start LIMIT 500",
-			       -1, &st, NULL) != SQLITE_OK) {
+	st = vig_db_stmt(h, errbuf,
+			 "SELECT id, member, start, end, created_by FROM oncall_overrides"
+			 " WHERE rota_id = ?1 AND end > ?2 ORDER BY start LIMIT 500",
+			 "ii", id, now);
+	if (!st) {
 		json_decref(o);
-		return db_err(h, errbuf);
+		return VIG_EIO;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(ovs, json_pack("{s:I,s:i,s:I,s:I,s:s}", "id",
 						     (json_int_t)sqlite3_column_int64(st, 0), "member",
@@ -230,32 +223,14 @@ static enum vig_err rota_read(sqlite3 *h, const struct vig_principal *who, int64
 						     (json_int_t)sqlite3_column_int64(st, 3), "created_by",
 						     sqlite3_column_text(st, 4)));
 	sqlite3_finalize(st);
-	if (err == VIG_OK)
-		*out = o;
-	return err;
+	*out = o;
+	return VIG_OK;
 }
 
 static enum vig_err audit(sqlite3 *h, const struct vig_principal *who, const char *tenant, const char *action,
 			  const char *type, int64_t id, json_t *before, json_t *after, int64_t now, char *errbuf)
 {
 	return vig_audit_append_json_locked(h, who, tenant, action, type, id, before, after, NULL, now, errbuf);
-}
-
-/* Runs fn inside one transaction on the locked connection; rolls back on error. */
-static enum vig_err in_tx(struct vig_db *db, enum vig_err (*fn)(sqlite3 *h, void *arg, char *errbuf),
-			  void *arg, char *errbuf)
-{
-	sqlite3 *h = vig_db_lock(db);
-	enum vig_err err = vig_db_begin(h, errbuf);
-
-	if (err == VIG_OK)
-		err = fn(h, arg, errbuf);
-	if (err == VIG_OK)
-		err = vig_db_commit(h, errbuf);
-	if (err != VIG_OK)
-		vig_db_rollback(h);
-	vig_db_unlock(db);
-	return err;
 }
 
 struct op {
@@ -271,7 +246,6 @@ static enum vig_err rota_create_tx(sqlite3 *h, void *arg, char *errbuf)
 	static const char *const keys[] = {"name", "members", "shift_hours", "start", "tenant"};
 	json_t *sh = json_object_get(op->in, "shift_hours");
 	const char *tenant;
-	sqlite3_stmt *st = NULL;
 	char *members;
 	int64_t start;
 	enum vig_err err;
@@ -290,22 +264,11 @@ static enum vig_err rota_create_tx(sqlite3 *h, void *arg, char *errbuf)
 	members = json_dumps(json_object_get(op->in, "members"), JSON_COMPACT);
 	if (!members)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO oncall_rotas (tenant_id, name, members, shift_s, start, created,"
-			       " created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		free(members);
-		return db_err(h, errbuf);
-	}
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, jstr(op->in, "name"), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, members, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, json_integer_value(sh) * 3600);
-	sqlite3_bind_int64(st, 5, start);
-	sqlite3_bind_int64(st, 6, op->now);
-	sqlite3_bind_text(st, 7, op->who->username, -1, SQLITE_TRANSIENT);
-	err = sqlite3_step(st) == SQLITE_DONE ? VIG_OK : db_err(h, errbuf);
-	sqlite3_finalize(st);
+	err = vig_db_do(h, errbuf,
+			"INSERT INTO oncall_rotas (tenant_id, name, members, shift_s, start,"
+			" created, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			"tttiiit", tenant, jstr(op->in, "name"), members,
+			(int64_t)json_integer_value(sh) * 3600, start, op->now, op->who->username);
 	free(members);
 	if (err == VIG_OK)
 		err = rota_read(h, op->who, sqlite3_last_insert_rowid(h), op->now, op->out, errbuf);
@@ -324,7 +287,7 @@ enum vig_err vig_oncall_rota_create(struct vig_db *db, const struct vig_principa
 	enum vig_err err;
 
 	*out = NULL;
-	err = in_tx(db, rota_create_tx, &op, errbuf);
+	err = vig_db_in_tx(db, rota_create_tx, &op, errbuf);
 	if (err != VIG_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -348,7 +311,7 @@ enum vig_err vig_oncall_rota_get(struct vig_db *db, const struct vig_principal *
 static enum vig_err visible_ids(sqlite3 *h, const struct vig_principal *who, const char *table,
 				int64_t *ids, size_t cap, size_t *n, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	char sql[256];
 
 	*n = 0;
@@ -356,11 +319,9 @@ static enum vig_err visible_ids(sqlite3 *h, const struct vig_principal *who, con
 		 "SELECT x.id FROM %s x JOIN tenants t ON t.id = x.tenant_id"
 		 " WHERE ?1 OR x.tenant_id = ?2 OR t.is_provider = 1 ORDER BY x.id DESC LIMIT ?3",
 		 table);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int(st, 1, who->provider);
-	sqlite3_bind_text(st, 2, who->tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, (int64_t)cap);
+	st = vig_db_stmt(h, errbuf, sql, "iti", (int64_t)who->provider, who->tenant, (int64_t)cap);
+	if (!st)
+		return VIG_EIO;
 	while (*n < cap && sqlite3_step(st) == SQLITE_ROW)
 		ids[(*n)++] = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -446,7 +407,7 @@ enum vig_err vig_oncall_rota_delete(struct vig_db *db, const struct vig_principa
 {
 	struct op op = {who, NULL, id, vig_time_now(), NULL};
 
-	return in_tx(db, rota_delete_tx, &op, errbuf);
+	return vig_db_in_tx(db, rota_delete_tx, &op, errbuf);
 }
 
 static enum vig_err override_tx(sqlite3 *h, void *arg, char *errbuf)
@@ -455,7 +416,6 @@ static enum vig_err override_tx(sqlite3 *h, void *arg, char *errbuf)
 	static const char *const keys[] = {"member", "start", "end"};
 	json_t *cur = NULL, *m = json_object_get(op->in, "member"), *x;
 	int64_t start, end, member = -1;
-	sqlite3_stmt *st = NULL;
 	enum vig_err err;
 	size_t i;
 
@@ -478,21 +438,10 @@ static enum vig_err override_tx(sqlite3 *h, void *arg, char *errbuf)
 		err = vig_errf(errbuf, VIG_EINVAL, "start and end: times with end after start, at most 90 days");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(h,
-			       "INSERT INTO oncall_overrides (rota_id, member, start, end, created, created_by)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, op->id);
-	sqlite3_bind_int64(st, 2, member);
-	sqlite3_bind_int64(st, 3, start);
-	sqlite3_bind_int64(st, 4, end);
-	sqlite3_bind_int64(st, 5, op->now);
-	sqlite3_bind_text(st, 6, op->who->username, -1, SQLITE_TRANSIENT);
-	err = sqlite3_step(st) == SQLITE_DONE ? VIG_OK : db_err(h, errbuf);
-	sqlite3_finalize(st);
+	err = vig_db_do(h, errbuf,
+			"INSERT INTO oncall_overrides (rota_id, member, start, end, created,"
+			" created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			"iiiiit", op->id, member, start, end, op->now, op->who->username);
 	if (err == VIG_OK)
 		err = audit(h, op->who, jstr(cur, "tenant"), "oncall_rota.override", "oncall_rota", op->id, NULL,
 			    op->in, op->now, errbuf);
@@ -511,7 +460,7 @@ enum vig_err vig_oncall_override_add(struct vig_db *db, const struct vig_princip
 	struct op op = {who, in, rota_id, now, out};
 
 	*out = NULL;
-	return in_tx(db, override_tx, &op, errbuf);
+	return vig_db_in_tx(db, override_tx, &op, errbuf);
 }
 
 /* ---- escalation policies ---- */
@@ -564,16 +513,17 @@ static enum vig_err check_levels(sqlite3 *h, const struct vig_principal *who, js
 static enum vig_err policy_read(sqlite3 *h, const struct vig_principal *who, int64_t id, json_t **out,
 				char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "SELECT p.tenant_id, p.name, p.min_severity, p.levels, p.enabled,"
+			    " t.is_provider FROM escalation_policies p"
+			    " JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?1",
+			    "i", id);
 	json_t *o = NULL;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT p.tenant_id, p.name, p.min_severity, p.levels, p.enabled, t.is_provider"
-			       " FROM escalation_policies p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
+	if (!st)
+		return VIG_EIO;
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    (sqlite3_column_int(st, 5) || vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 0))))
 		o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:b}", "id", (json_int_t)id, "tenant", sqlite3_column_text(st, 0),
@@ -594,8 +544,9 @@ static enum vig_err policy_write(sqlite3 *h, const struct vig_principal *who, js
 	static const char *const keys[] = {"name", "min_severity", "levels", "enabled", "tenant"};
 	json_t *name = json_object_get(in, "name"), *sev = json_object_get(in, "min_severity");
 	json_t *levels = json_object_get(in, "levels"), *en = json_object_get(in, "enabled");
-	sqlite3_stmt *st = NULL;
+	const char *nm, *sv;
 	char *lv;
+	int64_t on;
 	enum vig_err err;
 
 	if (!known_keys(in, keys, VIG_ARRAY_LEN(keys), errbuf))
@@ -613,25 +564,19 @@ static enum vig_err policy_write(sqlite3 *h, const struct vig_principal *who, js
 	lv = json_dumps(levels ? levels : json_object_get(cur, "levels"), JSON_COMPACT);
 	if (!lv)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	if (sqlite3_prepare_v2(h,
-			       *id ? "UPDATE escalation_policies SET name = ?2, min_severity = ?3, levels = ?4,"
-				     " enabled = ?5 WHERE id = ?1"
-				   : "INSERT INTO escalation_policies (tenant_id, name, min_severity, levels, enabled,"
-				     " created) VALUES (?6, ?2, ?3, ?4, ?5, ?7)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		free(lv);
-		return db_err(h, errbuf);
-	}
-	sqlite3_bind_int64(st, 1, *id);
-	sqlite3_bind_text(st, 2, name ? json_string_value(name) : jstr(cur, "name"), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, sev ? json_string_value(sev) : cur ? jstr(cur, "min_severity") : "informational", -1,
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, lv, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 5, en ? json_is_true(en) : cur ? json_is_true(json_object_get(cur, "enabled")) : 1);
-	sqlite3_bind_text(st, 6, tenant, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, now);
-	err = sqlite3_step(st) == SQLITE_DONE ? VIG_OK : db_err(h, errbuf);
-	sqlite3_finalize(st);
+	nm = name ? json_string_value(name) : jstr(cur, "name");
+	sv = sev ? json_string_value(sev) : cur ? jstr(cur, "min_severity") : "informational";
+	on = en ? json_is_true(en) : cur ? json_is_true(json_object_get(cur, "enabled")) : 1;
+	if (*id)
+		err = vig_db_do(h, errbuf,
+				"UPDATE escalation_policies SET name = ?2, min_severity = ?3,"
+				" levels = ?4, enabled = ?5 WHERE id = ?1",
+				"ittti", *id, nm, sv, lv, on);
+	else
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO escalation_policies (tenant_id, name, min_severity,"
+				" levels, enabled, created) VALUES (?6, ?2, ?3, ?4, ?5, ?7)",
+				"itttiti", *id, nm, sv, lv, on, tenant, now);
 	free(lv);
 	if (err == VIG_OK && !*id)
 		*id = sqlite3_last_insert_rowid(h);
@@ -685,7 +630,7 @@ enum vig_err vig_escalation_policy_create(struct vig_db *db, const struct vig_pr
 	enum vig_err err;
 
 	*out = NULL;
-	err = in_tx(db, policy_create_tx, &op, errbuf);
+	err = vig_db_in_tx(db, policy_create_tx, &op, errbuf);
 	if (err != VIG_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -700,7 +645,7 @@ enum vig_err vig_escalation_policy_update(struct vig_db *db, const struct vig_pr
 	enum vig_err err;
 
 	*out = NULL;
-	err = in_tx(db, policy_update_tx, &op, errbuf);
+	err = vig_db_in_tx(db, policy_update_tx, &op, errbuf);
 	if (err != VIG_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -713,7 +658,7 @@ enum vig_err vig_escalation_policy_delete(struct vig_db *db, const struct vig_pr
 {
 	struct op op = {who, NULL, id, vig_time_now(), NULL};
 
-	return in_tx(db, policy_update_tx, &op, errbuf);
+	return vig_db_in_tx(db, policy_update_tx, &op, errbuf);
 }
 
 static enum vig_err policy_read_at(sqlite3 *h, const struct vig_principal *who, int64_t id, int64_t now,
@@ -736,27 +681,19 @@ enum vig_err vig_escalation_incident(struct vig_db *db, const struct vig_princip
 	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
 	enum vig_err err = VIG_OK;
-	bool seen = false;
+	char tenant[VIG_NAME_MAX];
 
-	if (sqlite3_prepare_v2(h, "SELECT tenant_id FROM incidents WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_int64(st, 1, incident_id);
-		seen = sqlite3_step(st) == SQLITE_ROW &&
-		       vig_principal_can_access_tenant(who, (const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (err == VIG_OK && !seen)
+	if (!vig_db_text(h, tenant, sizeof(tenant), "SELECT tenant_id FROM incidents WHERE id = ?1",
+			 "i", incident_id) ||
+	    !vig_principal_can_access_tenant(who, tenant))
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "incident %lld not found", (long long)incident_id);
 	if (err == VIG_OK &&
-	    sqlite3_prepare_v2(h,
-			       "SELECT policy_id, level, ts, target FROM incident_escalations WHERE incident_id = ?1"
-			       " ORDER BY ts, policy_id, level",
-			       -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
+	    !(st = vig_db_stmt(h, errbuf,
+			       "SELECT policy_id, level, ts, target FROM incident_escalations"
+			       " WHERE incident_id = ?1 ORDER BY ts, policy_id, level",
+			       "i", incident_id)))
+		err = VIG_EIO;
 	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, incident_id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char ts[VIG_TIME_STRLEN];
 
@@ -788,7 +725,6 @@ static enum vig_err page(sqlite3 *h, json_t *inc, json_t *p, size_t level, json_
 	const char *targets[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* {channel, target} */
 	char summary[FIELD_MAX * 4], who[FIELD_MAX * 2], idbuf[24], title[FIELD_MAX + 64];
 	json_t *rota = NULL, *data;
-	sqlite3_stmt *st = NULL;
 	enum vig_err err = VIG_OK;
 	int64_t id = json_integer_value(json_object_get(inc, "id"));
 	const char *tenant = jstr(inc, "tenant");
@@ -830,38 +766,19 @@ static enum vig_err page(sqlite3 *h, json_t *inc, json_t *p, size_t level, json_
 		if (targets[i][0])
 			err = vig_notify_direct_locked(h, &ev, targets[i][0], targets[i][1], now, errbuf);
 	json_decref(data);
-	if (err == VIG_OK &&
-	    sqlite3_prepare_v2(h,
-			       "INSERT INTO incident_escalations (incident_id, policy_id, level, ts, target)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5)",
-			       -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(p, "id")));
-		sqlite3_bind_int64(st, 3, (int64_t)level);
-		sqlite3_bind_int64(st, 4, now);
-		sqlite3_bind_text(st, 5, who, -1, SQLITE_TRANSIENT);
-		err = sqlite3_step(st) == SQLITE_DONE ? VIG_OK : db_err(h, errbuf);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	if (err == VIG_OK)
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO incident_escalations (incident_id, policy_id, level,"
+				" ts, target) VALUES (?1, ?2, ?3, ?4, ?5)",
+				"iiiit", id, (int64_t)json_integer_value(json_object_get(p, "id")),
+				(int64_t)level, now, who);
 	snprintf(summary, sizeof(summary), "not acknowledged: escalation level %zu (%s) paged %s", level + 1,
 		 jstr(p, "name"), who);
-	if (err == VIG_OK &&
-	    sqlite3_prepare_v2(h,
-			       "INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor, kind, summary)"
-			       " VALUES (?1, ?2, ?3, 'system', 'escalation', ?4)",
-			       -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, now);
-		sqlite3_bind_text(st, 4, summary, -1, SQLITE_TRANSIENT);
-		err = sqlite3_step(st) == SQLITE_DONE ? VIG_OK : db_err(h, errbuf);
-	}
-	sqlite3_finalize(st);
+	if (err == VIG_OK)
+		err = vig_db_do(h, errbuf,
+				"INSERT INTO incident_timeline (incident_id, tenant_id, ts, actor,"
+				" kind, summary) VALUES (?1, ?2, ?3, 'system', 'escalation', ?4)",
+				"itit", id, tenant, now, summary);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (err == VIG_OK)
 		err = vig_audit_append_locked(h, &sys, tenant, "incident.escalation", "incident", idbuf, NULL, NULL,
@@ -885,18 +802,19 @@ enum vig_err vig_escalation_check(struct vig_db *db, int64_t now, size_t *paged,
 	if (paged)
 		*paged = 0;
 	/* unacknowledged incidents with an enabled policy of their tenant or the provider */
-	if (sqlite3_prepare_v2(h,
-			       "SELECT i.id, i.tenant_id, i.title, i.severity, i.created, p.id, p.name, p.min_severity,"
-			       " p.levels FROM incidents i JOIN escalation_policies p ON p.enabled = 1 AND"
-			       " (p.tenant_id = i.tenant_id OR p.tenant_id IN (SELECT id FROM tenants WHERE is_provider = 1))"
-			       " WHERE i.status IN ('new', 'open') AND i.acknowledged IS NULL AND i.created >= ?1"
-			       " ORDER BY i.created LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
+	st = vig_db_stmt(
+		h, errbuf,
+		"SELECT i.id, i.tenant_id, i.title, i.severity, i.created, p.id, p.name,"
+		" p.min_severity, p.levels FROM incidents i JOIN escalation_policies p"
+		" ON p.enabled = 1 AND (p.tenant_id = i.tenant_id OR p.tenant_id IN"
+		" (SELECT id FROM tenants WHERE is_provider = 1))"
+		" WHERE i.status IN ('new', 'open') AND i.acknowledged IS NULL AND i.created >= ?1"
+		" ORDER BY i.created LIMIT ?2",
+		"ii", (int64_t)(now - (AFTER_MAX_S + 86400LL) * NS_PER_S), (int64_t)ESC_CHECK_MAX);
+	if (!st) {
+		err = VIG_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, now - (AFTER_MAX_S + 86400LL) * NS_PER_S);
-	sqlite3_bind_int(st, 2, ESC_CHECK_MAX);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_t *inc = json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0), "tenant",
 					sqlite3_column_text(st, 1), "title", sqlite3_column_text(st, 2), "severity",
@@ -914,38 +832,28 @@ enum vig_err vig_escalation_check(struct vig_db *db, int64_t now, size_t *paged,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(h,
-			       "SELECT 1 FROM incident_escalations WHERE incident_id = ?1 AND policy_id = ?2 AND level = ?3",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-		goto out;
-	}
 	json_array_foreach(work, i, w) {
 		json_t *inc = json_object_get(w, "inc"), *p = json_object_get(w, "p"), *lvl;
 		int64_t created = json_integer_value(json_object_get(inc, "created"));
 		size_t k;
 
 		json_array_foreach(json_object_get(p, "levels"), k, lvl) {
-			bool done;
-
 			if (created + json_integer_value(json_object_get(lvl, "after_s")) * NS_PER_S > now)
 				break; /* ascending: the rest are later */
-			sqlite3_reset(st);
-			sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(inc, "id")));
-			sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(p, "id")));
-			sqlite3_bind_int64(st, 3, (int64_t)k);
-			done = sqlite3_step(st) == SQLITE_ROW;
-			if (done)
-				continue;
+			if (vig_db_int(h, 0,
+				       "SELECT 1 FROM incident_escalations WHERE incident_id = ?1"
+				       " AND policy_id = ?2 AND level = ?3",
+				       "iii",
+				       (int64_t)json_integer_value(json_object_get(inc, "id")),
+				       (int64_t)json_integer_value(json_object_get(p, "id")),
+				       (int64_t)k))
+				continue; /* paged already */
 			err = vig_db_begin(h, errbuf);
 			if (err == VIG_OK)
 				err = page(h, inc, p, k, lvl, now, &n, errbuf);
-			if (err == VIG_OK)
-				err = vig_db_commit(h, errbuf);
-			if (err != VIG_OK) {
-				vig_db_rollback(h);
+			err = vig_db_end(h, err, errbuf);
+			if (err != VIG_OK)
 				goto out;
-			}
 		}
 	}
 out:

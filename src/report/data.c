@@ -142,20 +142,6 @@ static int64_t scalar(sqlite3 *h, const char *sql, const char *tenant, int64_t f
 	return v;
 }
 
-static bool table_exists(sqlite3 *h, const char *name)
-{
-	sqlite3_stmt *st = NULL;
-	bool yes = false;
-
-	if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return false;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	yes = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return yes;
-}
-
 /* Sets key of o to v (stolen); false (and o untouched) when v is NULL. */
 static bool put(json_t *o, const char *key, json_t *v)
 {
@@ -293,13 +279,13 @@ static bool summary_lists(sqlite3 *h, json_t *o, const char *tenant, int64_t fro
 				       " AND status != 'revoked' AND last_seen < ?2 ORDER BY last_seen LIMIT ?4",
 				       tenant, now - VIG_NS_PER_DAY, now, LIST_ROWS, NULL, errbuf)))
 		return false;
-	/* log sources (the table is created by vigild's source registry; absent in a bare DB) */
-	src = table_exists(h, "log_sources")
-		      ? rows(h, "SELECT coalesce(nullif(name, ''), address) AS name, type, address, last_received,"
-			     " received, parsed, failed, silent_alert AS silent, error_alert AS errors FROM log_sources"
-			     " WHERE tenant_id = ?1 ORDER BY silent_alert + error_alert DESC, id LIMIT ?4",
-			     tenant, from, to, LIST_ROWS, NULL, errbuf)
-		      : json_array();
+	/* log sources (vigild's source registry) */
+	src = rows(
+		h,
+		"SELECT coalesce(nullif(name, ''), address) AS name, type, address, last_received,"
+		" received, parsed, failed, silent_alert AS silent, error_alert AS errors FROM log_sources"
+		" WHERE tenant_id = ?1 ORDER BY silent_alert + error_alert DESC, id LIMIT ?4",
+		tenant, from, to, LIST_ROWS, NULL, errbuf);
 	if (!put(o, "log_sources", src))
 		return false;
 	blk = json_object();
@@ -371,17 +357,14 @@ static json_t *metrics_section(struct vig_db *db, const char *tenant, int64_t fr
 static json_t *header(sqlite3 *h, const char *tenant, enum vig_report_kind kind, int64_t from, int64_t to,
 		      int64_t now)
 {
-	sqlite3_stmt *st = NULL;
+	char name[VIG_TENANT_NAME_MAX];
 	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:o,s:o,s:o}", "kind", vig_report_kind_name(kind), "tenant", tenant, "from",
 		      time_json(from), "to", time_json(to), "generated", time_json(now));
-	if (o && sqlite3_prepare_v2(h, "SELECT name FROM tenants WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			json_object_set_new(o, "tenant_name", json_string((const char *)sqlite3_column_text(st, 0)));
-		sqlite3_finalize(st);
-	}
+	if (o && vig_db_text(h, name, sizeof(name), "SELECT name FROM tenants WHERE id = ?1", "t",
+			     tenant))
+		json_object_set_new(o, "tenant_name", json_string(name));
 	return o;
 }
 

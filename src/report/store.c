@@ -41,26 +41,6 @@ struct def {
 	char created_by[VIG_NAME_MAX];
 };
 
-static enum vig_err db_err(sqlite3 *h, char *errbuf)
-{
-	return vig_errf(errbuf, VIG_EIO, "report db: %s", sqlite3_errmsg(h));
-}
-
-static enum vig_err tx(sqlite3 *h, const char *sql, char *errbuf)
-{
-	return sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK ? VIG_OK : db_err(h, errbuf);
-}
-
-/* Ends a transaction: COMMIT when err is VIG_OK (returning its failure), else ROLLBACK. */
-static enum vig_err tx_end(sqlite3 *h, enum vig_err err, char *errbuf)
-{
-	if (err == VIG_OK)
-		err = tx(h, "COMMIT", errbuf);
-	if (err != VIG_OK)
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-	return err;
-}
-
 static const char *col_text(sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
@@ -100,20 +80,14 @@ static json_t *run_json(sqlite3_stmt *st)
 /* The run with id (any tenant) into *out; VIG_ENOTFOUND. */
 static enum vig_err run_load(sqlite3 *h, int64_t id, json_t **out, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
-	int rc;
+	sqlite3_stmt *st = vig_db_stmt(
+		h, errbuf, "SELECT " RUN_COLS " FROM report_runs WHERE id = ?1", "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
-	if (sqlite3_prepare_v2(h, "SELECT " RUN_COLS " FROM report_runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (err == VIG_OK)
 		*out = run_json(st);
-	else if (rc == SQLITE_DONE)
+	else if (err == VIG_ENOTFOUND)
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "no such report run");
-	else
-		err = db_err(h, errbuf);
 	sqlite3_finalize(st);
 	if (err == VIG_OK && !*out)
 		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
@@ -146,23 +120,19 @@ static void def_from_row(sqlite3_stmt *st, struct def *d)
 static enum vig_err def_load(sqlite3 *h, const struct vig_principal *who, int64_t id, struct def *d,
 			     char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
-	int rc;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf, "SELECT " DEF_COLS " FROM reports WHERE id = ?1", "i", id);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
 	memset(d, 0, sizeof(*d));
-	if (sqlite3_prepare_v2(h, "SELECT " DEF_COLS " FROM reports WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (err == VIG_OK)
 		def_from_row(st, d);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		err = rc == SQLITE_DONE ? vig_errf(errbuf, VIG_ENOTFOUND, "no such report") : db_err(h, errbuf);
-	else if (who && !vig_principal_can_access_tenant(who, d->tenant))
+	if (err == VIG_OK && who && !vig_principal_can_access_tenant(who, d->tenant))
+		err = VIG_ENOTFOUND;
+	if (err == VIG_ENOTFOUND)
 		err = vig_errf(errbuf, VIG_ENOTFOUND, "no such report");
-	else if (!d->recipients)
+	else if (err == VIG_OK && !d->recipients)
 		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	if (err != VIG_OK)
 		def_release(d);
@@ -173,17 +143,10 @@ static enum vig_err def_load(sqlite3 *h, const struct vig_principal *who, int64_
  * its last scheduled run. */
 static int64_t sched_base(sqlite3 *h, const struct def *d)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t base = d->sched_from;
+	int64_t last = vig_db_int(h, 0, "SELECT max(slot) FROM report_runs WHERE report_id = ?1",
+				  "i", d->id);
 
-	if (sqlite3_prepare_v2(h, "SELECT max(slot) FROM report_runs WHERE report_id = ?1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, d->id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > base)
-			base = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return base;
+	return last > d->sched_from ? last : d->sched_from;
 }
 
 static json_t *def_json(sqlite3 *h, const struct def *d)
@@ -196,13 +159,13 @@ static json_t *def_json(sqlite3 *h, const struct def *d)
 
 	if (d->enabled && vig_report_schedule_parse(d->schedule, &s, NULL) == VIG_OK)
 		next = vig_report_schedule_next(&s, sched_base(h, d));
-	if (sqlite3_prepare_v2(h, "SELECT " RUN_COLS " FROM report_runs WHERE report_id = ?1 ORDER BY id DESC LIMIT 1",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, d->id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			last = run_json(st);
-		sqlite3_finalize(st);
-	}
+	st = vig_db_stmt(h, NULL,
+			 "SELECT " RUN_COLS
+			 " FROM report_runs WHERE report_id = ?1 ORDER BY id DESC LIMIT 1",
+			 "i", d->id);
+	if (vig_db_row(h, st, NULL) == VIG_OK)
+		last = run_json(st);
+	sqlite3_finalize(st);
 	vig_time_format(d->created, created);
 	vig_time_format(next, nexts);
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b,s:s,s:s,s:o,s:s?}", "id", (json_int_t)d->id, "tenant",
@@ -354,19 +317,6 @@ static enum vig_err mail_recipients(sqlite3 *h, json_t *run, int64_t now, char *
 	return err;
 }
 
-/* Binds the changeable fields of d to ?2..?8 (name, kind, format, period, schedule, recipients,
- * enabled) of an INSERT or UPDATE of reports. */
-static void bind_fields(sqlite3_stmt *st, const struct def *d)
-{
-	sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, d->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, d->format, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, d->period, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, d->schedule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, d->recipients, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, d->enabled);
-}
-
 /* Loads definition id for a change by who: visible (else VIG_ENOTFOUND), who may define (else
  * VIG_EPERM); *before gets its JSON. On failure d holds nothing. */
 static enum vig_err def_for_change(sqlite3 *h, const struct vig_principal *who, int64_t id, struct def *d,
@@ -394,6 +344,7 @@ enum vig_err vig_report_create(struct vig_db *db, const struct vig_principal *wh
 	json_t *after = NULL;
 	enum vig_err err;
 	sqlite3 *h;
+	int rc;
 
 	if (!vig_report_may_define(who))
 		return vig_errf(errbuf, VIG_EPERM, "defining reports needs admin, tier3 or tenant_admin");
@@ -412,35 +363,33 @@ enum vig_err vig_report_create(struct vig_db *db, const struct vig_principal *wh
 	err = def_apply(&d, in, true, errbuf);
 	if (err != VIG_OK)
 		goto out_release;
-	h = vig_db_lock(db);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	if (err == VIG_OK && sqlite3_prepare_v2(h, "INSERT INTO reports (tenant_id, name, kind, format, period, schedule,"
-						" recipients, enabled, created, created_by, sched_from)"
-						" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
-						-1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		int rc;
-
-		sqlite3_bind_text(st, 1, d.tenant, -1, SQLITE_STATIC);
-		bind_fields(st, &d);
-		sqlite3_bind_int64(st, 9, now);
-		sqlite3_bind_text(st, 10, d.created_by, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_CONSTRAINT)
-			err = vig_errf(errbuf, sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_UNIQUE ? VIG_EEXIST : VIG_EINVAL,
-					"report '%s' exists in tenant %s or the tenant does not", d.name, d.tenant);
-		else if (rc != SQLITE_DONE)
-			err = db_err(h, errbuf);
-		d.id = sqlite3_last_insert_rowid(h);
-	}
+	err = vig_db_tx_begin(db, &h, errbuf);
+	if (err != VIG_OK)
+		goto out_release;
+	st = vig_db_stmt(h, errbuf,
+			 "INSERT INTO reports (tenant_id, name, kind, format, period, schedule,"
+			 " recipients, enabled, created, created_by, sched_from)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
+			 "tttttttiit", d.tenant, d.name, d.kind, d.format, d.period, d.schedule,
+			 d.recipients, (int64_t)d.enabled, now, d.created_by);
+	rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+	if (!st)
+		err = VIG_EIO;
+	else if (rc == SQLITE_CONSTRAINT)
+		err = vig_errf(errbuf,
+			       sqlite3_extended_errcode(h) == SQLITE_CONSTRAINT_UNIQUE ? VIG_EEXIST
+										       : VIG_EINVAL,
+			       "report '%s' exists in tenant %s or the tenant does not", d.name,
+			       d.tenant);
+	else if (rc != SQLITE_DONE)
+		err = vig_db_fail(h, errbuf);
+	d.id = sqlite3_last_insert_rowid(h);
 	sqlite3_finalize(st);
 	if (err == VIG_OK && !(after = def_json(h, &d)))
 		err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	if (err == VIG_OK)
 		err = audit(h, who, d.tenant, "report.create", "report", d.id, NULL, after, now, errbuf);
-	err = tx_end(h, err, errbuf);
-	vig_db_unlock(db);
+	err = vig_db_tx_end(db, h, err, errbuf);
 	if (err == VIG_OK && out)
 		*out = json_incref(after);
 	json_decref(after);
@@ -450,19 +399,21 @@ out_release:
 }
 
 /* The row of a definition list (h is locked). */
-static json_t *def_row(sqlite3 *h, sqlite3_stmt *st)
+static json_t *def_row(sqlite3 *h, sqlite3_stmt *st, void *ctx)
 {
 	struct def d;
 	json_t *o;
 
+	(void)ctx;
 	def_from_row(st, &d);
 	o = d.recipients ? def_json(h, &d) : NULL;
 	def_release(&d);
 	return o;
 }
 
-static json_t *run_row(sqlite3 *h, sqlite3_stmt *st)
+static json_t *run_row(sqlite3 *h, sqlite3_stmt *st, void *ctx)
 {
+	(void)ctx;
 	(void)h;
 	return run_json(st);
 }
@@ -471,39 +422,20 @@ static json_t *run_row(sqlite3 *h, sqlite3_stmt *st)
  * {"<key>": [rows...]} of sql, whose ?1 is the tenant scope (tenant, else the caller's own for a
  * customer, NULL = every tenant for a provider) and ?2, ?3 are a2, a3; row() makes each object.
  */
-static enum vig_err list_json(struct vig_db *db, const struct vig_principal *who, const char *tenant,
-			      const char *sql, int64_t a2, int64_t a3, json_t *(*row)(sqlite3 *, sqlite3_stmt *),
-			      const char *key, json_t **out, char *errbuf)
+static enum vig_err list_json(struct vig_db *db, const struct vig_principal *who,
+			      const char *tenant, const char *sql, int64_t a2, int64_t a3,
+			      vig_db_row_fn *row, const char *key, json_t **out, char *errbuf)
 {
-	sqlite3 *h;
-	sqlite3_stmt *st = NULL;
 	json_t *arr;
-	enum vig_err err = VIG_OK;
+	enum vig_err err;
 
 	if (tenant && !vig_principal_can_access_tenant(who, tenant))
 		return vig_errf(errbuf, VIG_EPERM, "tenant '%s' is not yours", tenant);
 	if (!tenant && !who->provider)
 		tenant = who->tenant;
-	arr = json_array();
-	if (!arr)
-		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	h = vig_db_lock(db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, a2);
-		sqlite3_bind_int64(st, 3, a3);
-		while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW)
-			if (json_array_append_new(arr, row(h, st)) != 0)
-				err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	}
-	sqlite3_finalize(st);
-	vig_db_unlock(db);
-	if (err != VIG_OK) {
-		json_decref(arr);
+	err = vig_db_rows(db, row, NULL, &arr, errbuf, sql, "tii", tenant, a2, a3);
+	if (err != VIG_OK)
 		return err;
-	}
 	*out = json_pack("{s:o}", key, arr);
 	return *out ? VIG_OK : vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 }
@@ -555,27 +487,28 @@ enum vig_err vig_report_update(struct vig_db *db, const struct vig_principal *wh
 	if (err == VIG_OK && (json_object_get(patch, "schedule") || json_object_get(patch, "enabled")))
 		d.sched_from = now; /* a new or re-enabled schedule starts from now, not from the past */
 	if (err == VIG_OK)
-		err = tx(h, "BEGIN IMMEDIATE", errbuf);
+		err = vig_db_begin(h, errbuf);
 	if (err == VIG_OK) {
-		if (sqlite3_prepare_v2(h, "UPDATE reports SET name = ?2, kind = ?3, format = ?4, period = ?5,"
-				       " schedule = ?6, recipients = ?7, enabled = ?8, sched_from = ?9 WHERE id = ?1",
-				       -1, &st, NULL) != SQLITE_OK) {
-			err = db_err(h, errbuf);
-		} else {
-			sqlite3_bind_int64(st, 1, id);
-			bind_fields(st, &d);
-			sqlite3_bind_int64(st, 9, d.sched_from);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				err = sqlite3_errcode(h) == SQLITE_CONSTRAINT
-					      ? vig_errf(errbuf, VIG_EEXIST, "report '%s' exists in tenant %s", d.name, d.tenant)
-					      : db_err(h, errbuf);
-		}
+		st = vig_db_stmt(
+			h, errbuf,
+			"UPDATE reports SET name = ?2, kind = ?3, format = ?4, period = ?5,"
+			" schedule = ?6, recipients = ?7, enabled = ?8, sched_from = ?9 WHERE id = ?1",
+			"ittttttii", id, d.name, d.kind, d.format, d.period, d.schedule,
+			d.recipients, (int64_t)d.enabled, d.sched_from);
+		if (!st)
+			err = VIG_EIO;
+		else if (sqlite3_step(st) != SQLITE_DONE)
+			err = sqlite3_errcode(h) == SQLITE_CONSTRAINT
+				      ? vig_errf(errbuf, VIG_EEXIST,
+						 "report '%s' exists in tenant %s", d.name,
+						 d.tenant)
+				      : vig_db_fail(h, errbuf);
 		sqlite3_finalize(st);
 		if (err == VIG_OK && !(after = def_json(h, &d)))
 			err = vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 		if (err == VIG_OK)
 			err = audit(h, who, d.tenant, "report.update", "report", id, before, after, now, errbuf);
-		err = tx_end(h, err, errbuf);
+		err = vig_db_end(h, err, errbuf);
 	}
 	vig_db_unlock(db);
 	def_release(&d);
@@ -599,16 +532,16 @@ enum vig_err vig_report_delete(struct vig_db *db, const struct vig_principal *wh
 		vig_db_unlock(db);
 		return err;
 	}
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
+	err = vig_db_begin(h, errbuf);
 	if (err == VIG_OK) {
 		char sql[160];
 
 		snprintf(sql, sizeof(sql), "DELETE FROM report_runs WHERE report_id = %lld AND status = 'queued';"
 			 "DELETE FROM reports WHERE id = %lld", (long long)id, (long long)id);
-		err = tx(h, sql, errbuf);
+		err = vig_db_exec(h, sql, errbuf);
 		if (err == VIG_OK)
 			err = audit(h, who, d.tenant, "report.delete", "report", id, before, NULL, now, errbuf);
-		err = tx_end(h, err, errbuf);
+		err = vig_db_end(h, err, errbuf);
 	}
 	vig_db_unlock(db);
 	def_release(&d);
@@ -623,33 +556,18 @@ enum vig_err vig_report_delete(struct vig_db *db, const struct vig_principal *wh
 static enum vig_err run_insert(sqlite3 *h, const struct vig_principal *who, const struct def *d, int64_t from,
 			       int64_t to, int64_t slot, int64_t now, int64_t *id, char *errbuf)
 {
-	sqlite3_stmt *st = NULL;
 	json_t *run = NULL;
-	enum vig_err err = VIG_OK;
+	enum vig_err err;
 
 	*id = 0;
-	if (sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO report_runs (report_id, tenant_id, name, kind, format,"
-			       " range_from, range_to, slot, requested_by, created)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL) != SQLITE_OK)
-		return db_err(h, errbuf);
-	sqlite3_bind_int64(st, 1, d->id);
-	sqlite3_bind_text(st, 2, d->tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, d->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, d->format, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, from);
-	sqlite3_bind_int64(st, 7, to);
-	if (slot)
-		sqlite3_bind_int64(st, 8, slot);
-	else
-		sqlite3_bind_null(st, 8);
-	sqlite3_bind_text(st, 9, who->username[0] ? who->username : "system", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = db_err(h, errbuf);
-	else if (sqlite3_changes(h) == 1)
+	err = vig_db_do(h, errbuf,
+			"INSERT OR IGNORE INTO report_runs (report_id, tenant_id, name, kind,"
+			" format, range_from, range_to, slot, requested_by, created)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			"ittttiinti", d->id, d->tenant, d->name, d->kind, d->format, from, to, slot,
+			who->username[0] ? who->username : "system", now);
+	if (err == VIG_OK && sqlite3_changes(h) == 1)
 		*id = sqlite3_last_insert_rowid(h);
-	sqlite3_finalize(st);
 	if (err == VIG_OK && *id)
 		err = run_load(h, *id, &run, errbuf);
 	if (err == VIG_OK && *id)
@@ -660,14 +578,7 @@ static enum vig_err run_insert(sqlite3 *h, const struct vig_principal *who, cons
 
 static int64_t queued_runs(sqlite3 *h)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t n = 0;
-
-	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM report_runs WHERE status = 'queued'", -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	return vig_db_int(h, 0, "SELECT count(*) FROM report_runs WHERE status = 'queued'", "");
 }
 
 enum vig_err vig_report_run_queue(struct vig_db *db, const struct vig_principal *who, int64_t id, int64_t from,
@@ -697,9 +608,9 @@ enum vig_err vig_report_run_queue(struct vig_db *db, const struct vig_principal 
 	err = def_load(h, who, id, &d, errbuf);
 	if (err == VIG_OK && queued_runs(h) >= max_queued)
 		err = vig_errf(errbuf, VIG_EBUSY, "%lld report runs are waiting; try again later", (long long)max_queued);
-	if (err == VIG_OK && (err = tx(h, "BEGIN IMMEDIATE", errbuf)) == VIG_OK) {
+	if (err == VIG_OK && (err = vig_db_begin(h, errbuf)) == VIG_OK) {
 		err = run_insert(h, who, &d, from, to, 0, now, &run_id, errbuf);
-		err = tx_end(h, err, errbuf);
+		err = vig_db_end(h, err, errbuf);
 	}
 	if (err == VIG_OK && run)
 		err = run_load(h, run_id, run, errbuf);
@@ -718,10 +629,12 @@ enum vig_err vig_report_schedule_due(struct vig_db *db, int64_t now, int64_t max
 	size_t n = 0;
 
 	vig_principal_system(&sys);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	if (err == VIG_OK && sqlite3_prepare_v2(h, "SELECT " DEF_COLS " FROM reports WHERE enabled = 1"
-						" AND schedule != 'none' ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
+	err = vig_db_begin(h, errbuf);
+	if (err == VIG_OK && !(st = vig_db_stmt(h, errbuf,
+						"SELECT " DEF_COLS " FROM reports WHERE enabled = 1"
+						" AND schedule != 'none' ORDER BY id",
+						"")))
+		err = VIG_EIO;
 	while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW) {
 		struct vig_report_schedule s;
 		enum vig_report_period p = VIG_REPORT_LAST_7D;
@@ -746,7 +659,7 @@ enum vig_err vig_report_schedule_due(struct vig_db *db, int64_t now, int64_t max
 		def_release(&d);
 	}
 	sqlite3_finalize(st);
-	err = tx_end(h, err, errbuf);
+	err = vig_db_end(h, err, errbuf);
 	if (err != VIG_OK)
 		n = 0;
 	vig_db_unlock(db);
@@ -786,14 +699,14 @@ enum vig_err vig_report_run_file(struct vig_db *db, const struct vig_principal *
 				 size_t cap, enum vig_report_format *format, char *errbuf)
 {
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = vig_db_stmt(
+		h, errbuf, "SELECT tenant_id, status, path, format FROM report_runs WHERE id = ?1",
+		"i", id);
 	enum vig_err err = VIG_OK;
 
-	if (sqlite3_prepare_v2(h, "SELECT tenant_id, status, path, format FROM report_runs WHERE id = ?1", -1, &st,
-			       NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
+	if (!st) {
+		err = VIG_EIO;
 	} else {
-		sqlite3_bind_int64(st, 1, id);
 		if (sqlite3_step(st) != SQLITE_ROW || !vig_principal_can_access_tenant(who, col_text(st, 0)))
 			err = vig_errf(errbuf, VIG_ENOTFOUND, "no such report run");
 		else if (strcmp(col_text(st, 1), "done") != 0 || !*col_text(st, 2))
@@ -813,19 +726,17 @@ enum vig_err vig_report_run_file(struct vig_db *db, const struct vig_principal *
 enum vig_err vig_report_run_take(struct vig_db *db, int64_t now, int64_t *id, char *errbuf)
 {
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
+	sqlite3_stmt *st =
+		vig_db_stmt(h, errbuf,
+			    "UPDATE report_runs SET status = 'running', started = ?1, progress = 5"
+			    " WHERE id = (SELECT min(id) FROM report_runs WHERE status = 'queued')"
+			    " RETURNING id",
+			    "i", now);
+	enum vig_err err = st ? VIG_OK : VIG_EIO;
 
 	*id = 0;
-	if (sqlite3_prepare_v2(h, "UPDATE report_runs SET status = 'running', started = ?1, progress = 5"
-			       " WHERE id = (SELECT min(id) FROM report_runs WHERE status = 'queued') RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		err = db_err(h, errbuf);
-	} else {
-		sqlite3_bind_int64(st, 1, now);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*id = sqlite3_column_int64(st, 0);
-	}
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	vig_db_unlock(db);
 	return err;
@@ -907,7 +818,6 @@ enum vig_err vig_report_run_execute(struct vig_db *db, int64_t id, const char *d
 	char path[4096] = "", why[VIG_ERRBUF_SIZE] = "", hex[65] = "";
 	uint8_t md[32];
 	json_t *r = NULL, *after = NULL;
-	sqlite3_stmt *st = NULL;
 	enum vig_err err, outcome;
 	sqlite3 *h = vig_db_lock(db);
 
@@ -923,32 +833,20 @@ enum vig_err vig_report_run_execute(struct vig_db *db, int64_t id, const char *d
 		vig_hex(md, sizeof(md), hex);
 	}
 	h = vig_db_lock(db);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
-	if (err == VIG_OK && sqlite3_prepare_v2(h, "UPDATE report_runs SET status = ?2, progress = ?3, finished = ?4,"
-						" size = ?5, sha256 = ?6, error = ?7, path = ?8 WHERE id = ?1"
-						" AND status = 'running'", -1, &st, NULL) != SQLITE_OK)
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, outcome == VIG_OK ? "done" : "failed", -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, outcome == VIG_OK ? 100 : 0);
-		sqlite3_bind_int64(st, 4, now);
-		sqlite3_bind_int64(st, 5, outcome == VIG_OK ? (sqlite3_int64)buf.len : 0);
-		if (outcome == VIG_OK) {
-			sqlite3_bind_text(st, 6, hex, -1, SQLITE_STATIC);
-			sqlite3_bind_null(st, 7);
-			sqlite3_bind_text(st, 8, path, -1, SQLITE_STATIC);
-		} else {
-			sqlite3_bind_null(st, 6);
-			sqlite3_bind_text(st, 7, why, -1, SQLITE_STATIC);
-			sqlite3_bind_null(st, 8);
-		}
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_err(h, errbuf);
-		else if (sqlite3_changes(h) != 1)
-			err = vig_errf(errbuf, VIG_ECONFLICT, "report run %lld is not running", (long long)id);
-	}
-	sqlite3_finalize(st);
+	err = vig_db_begin(h, errbuf);
+	if (err == VIG_OK)
+		err = vig_db_do(h, errbuf,
+				"UPDATE report_runs SET status = ?2, progress = ?3, finished = ?4,"
+				" size = ?5, sha256 = ?6, error = ?7, path = ?8 WHERE id = ?1"
+				" AND status = 'running'",
+				"itiiittt", id, outcome == VIG_OK ? "done" : "failed",
+				(int64_t)(outcome == VIG_OK ? 100 : 0), now,
+				(int64_t)(outcome == VIG_OK ? buf.len : 0),
+				outcome == VIG_OK ? hex : NULL, outcome == VIG_OK ? NULL : why,
+				outcome == VIG_OK ? path : NULL);
+	if (err == VIG_OK && sqlite3_changes(h) != 1)
+		err = vig_errf(errbuf, VIG_ECONFLICT, "report run %lld is not running",
+			       (long long)id);
 	if (err == VIG_OK)
 		err = run_load(h, id, &after, errbuf);
 	if (err == VIG_OK)
@@ -957,7 +855,7 @@ enum vig_err vig_report_run_execute(struct vig_db *db, int64_t id, const char *d
 			    errbuf);
 	if (err == VIG_OK && outcome == VIG_OK)
 		err = mail_recipients(h, after, now, errbuf);
-	err = tx_end(h, err, errbuf);
+	err = vig_db_end(h, err, errbuf);
 	if (err != VIG_OK && outcome == VIG_OK)
 		unlink(path);
 	if (err == VIG_OK && run) {
@@ -981,8 +879,11 @@ enum vig_err vig_report_run_execute(struct vig_db *db, int64_t id, const char *d
 enum vig_err vig_report_recover(struct vig_db *db, char *errbuf)
 {
 	sqlite3 *h = vig_db_lock(db);
-	enum vig_err err = tx(h, "UPDATE report_runs SET status = 'queued', progress = 0, started = NULL"
-			      " WHERE status = 'running'", errbuf);
+	enum vig_err err =
+		vig_db_exec(h,
+			    "UPDATE report_runs SET status = 'queued', progress = 0, started = NULL"
+			    " WHERE status = 'running'",
+			    errbuf);
 
 	vig_db_unlock(db);
 	return err;
@@ -992,22 +893,20 @@ enum vig_err vig_report_expire(struct vig_db *db, int64_t now, int64_t keep_days
 {
 	struct vig_principal sys;
 	sqlite3 *h = vig_db_lock(db);
-	sqlite3_stmt *st = NULL, *del = NULL;
+	sqlite3_stmt *st = NULL;
 	int64_t cutoff = now - keep_days * VIG_NS_PER_DAY;
 	enum vig_err err;
 	size_t n = 0;
 
 	vig_principal_system(&sys);
-	err = tx(h, "BEGIN IMMEDIATE", errbuf);
+	err = vig_db_begin(h, errbuf);
 	if (err == VIG_OK &&
-	    (sqlite3_prepare_v2(h, "SELECT id, tenant_id, path FROM report_runs WHERE status IN ('done', 'failed')"
-				" AND finished < ?1 ORDER BY id LIMIT ?2", -1, &st, NULL) != SQLITE_OK ||
-	     sqlite3_prepare_v2(h, "DELETE FROM report_runs WHERE id = ?1", -1, &del, NULL) != SQLITE_OK))
-		err = db_err(h, errbuf);
-	if (err == VIG_OK) {
-		sqlite3_bind_int64(st, 1, cutoff);
-		sqlite3_bind_int(st, 2, EXPIRE_BATCH);
-	}
+	    !(st = vig_db_stmt(
+		      h, errbuf,
+		      "SELECT id, tenant_id, path FROM report_runs WHERE status IN ('done', 'failed')"
+		      " AND finished < ?1 ORDER BY id LIMIT ?2",
+		      "ii", cutoff, (int64_t)EXPIRE_BATCH)))
+		err = VIG_EIO;
 	while (err == VIG_OK && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
@@ -1015,18 +914,14 @@ enum vig_err vig_report_expire(struct vig_db *db, int64_t now, int64_t keep_days
 			err = vig_errf(errbuf, VIG_EIO, "cannot delete %s: %s", col_text(st, 2), strerror(errno));
 			break;
 		}
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, id);
-		if (sqlite3_step(del) != SQLITE_DONE)
-			err = db_err(h, errbuf);
+		err = vig_db_do(h, errbuf, "DELETE FROM report_runs WHERE id = ?1", "i", id);
 		if (err == VIG_OK)
 			err = audit(h, &sys, col_text(st, 1), "report_run.expire", "report_run", id, NULL, NULL, now,
 				    errbuf);
 		n += err == VIG_OK;
 	}
 	sqlite3_finalize(st);
-	sqlite3_finalize(del);
-	err = tx_end(h, err, errbuf);
+	err = vig_db_end(h, err, errbuf);
 	vig_db_unlock(db);
 	if (removed)
 		*removed = err == VIG_OK ? n : 0;

@@ -3,7 +3,7 @@
  * DB, the refresh thread that fetches and parses feeds and swaps the compiled indicator set,
  * the enrichment step of ingest, the intel and attack APIs, and their metrics.
  *
- * Feeds (table intel_feeds, created here if absent): a name (unique), a tenant (NULL = every
+ * Feeds (table intel_feeds, control DB migration 4): a name (unique), a tenant (NULL = every
  * tenant), a kind (csv, txt, misp, stix, taxii), a format for csv (auto, feodo, urlhaus,
  * threatfox, csv), a URL (http/https) or a local path (a file; a directory for misp), a
  * refresh interval, optional credentials (basic or bearer; stored in the control DB, never
@@ -44,30 +44,6 @@
 #define TECH_LIST_MAX 2000
 #define NAV_COMMENT_TITLES 20     /* rule titles listed per technique in a layer */
 #define ATTACK_BUNDLE_MAX (512u << 20)
-
-static const char FEEDS_SQL[] =
-	"CREATE TABLE IF NOT EXISTS intel_feeds ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL,"
-	"  format TEXT NOT NULL DEFAULT 'auto',"
-	"  url TEXT NOT NULL,"
-	"  refresh_s INTEGER NOT NULL,"
-	"  enabled INTEGER NOT NULL DEFAULT 1,"
-	"  insecure INTEGER NOT NULL DEFAULT 0,"
-	"  auth_user TEXT, auth_password TEXT, auth_token TEXT,"
-	"  status TEXT NOT NULL DEFAULT 'pending',"
-	"  last_error TEXT,"
-	"  last_refresh INTEGER,"
-	"  last_success INTEGER,"
-	"  indicator_count INTEGER NOT NULL DEFAULT 0,"
-	"  malformed INTEGER NOT NULL DEFAULT 0,"
-	"  skipped INTEGER NOT NULL DEFAULT 0,"
-	"  reasons TEXT,"
-	"  added_last TEXT,"
-	"  created INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL);";
 
 static const char *const KINDS[] = {"csv", "txt", "misp", "stix", "taxii"};
 
@@ -588,9 +564,6 @@ static void request(struct vig_intel_srv *is, int64_t id)
 enum vig_err vig_intel_start(struct vig_server *srv, char *errbuf)
 {
 	struct vig_intel_srv *is = calloc(1, sizeof(*is));
-	char *msg = NULL;
-	sqlite3 *h;
-	int rc;
 
 	if (!is)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
@@ -601,14 +574,6 @@ enum vig_err vig_intel_start(struct vig_server *srv, char *errbuf)
 	__atomic_store_n(&srv->intel, is, __ATOMIC_RELEASE); /* vig_intel_stop frees it */
 	if (!is->cache)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	h = vig_db_lock(srv->db);
-	rc = sqlite3_exec(h, FEEDS_SQL, NULL, NULL, &msg);
-	vig_db_unlock(srv->db);
-	if (rc != SQLITE_OK) {
-		vig_errf(errbuf, VIG_EIO, "cannot create the intel_feeds table: %s", msg ? msg : "");
-		sqlite3_free(msg);
-		return VIG_EIO;
-	}
 	if (pthread_create(&is->thread, NULL, refresh_main, is) != 0)
 		return vig_errf(errbuf, VIG_EINTERNAL, "cannot start the intel refresh thread");
 	is->running = true;

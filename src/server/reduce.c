@@ -65,30 +65,6 @@ static void policies_free(struct policy *p, size_t n)
 	free(p);
 }
 
-static enum vig_err create_tables(struct vig_db *db, char *errbuf)
-{
-	static const char sql[] =
-		"CREATE TABLE IF NOT EXISTS reduction_policies ("
-		" id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-		" action TEXT NOT NULL CHECK (action IN ('drop', 'keep')), query TEXT NOT NULL,"
-		" description TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
-		"CREATE TABLE IF NOT EXISTS reduction_evidence ("
-		" id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-		" created INTEGER NOT NULL, count INTEGER NOT NULL, first INTEGER NOT NULL,"
-		" last INTEGER NOT NULL, raw_bytes INTEGER NOT NULL, truncated INTEGER NOT NULL,"
-		" data BLOB NOT NULL);"
-		"CREATE INDEX IF NOT EXISTS reduction_evidence_created ON reduction_evidence(created);";
-	sqlite3 *h = vig_db_lock(db);
-	char *msg = NULL;
-	enum vig_err err = VIG_OK;
-
-	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-		err = vig_errf(errbuf, VIG_EIO, "reduction tables: %s", msg ? msg : "error");
-	sqlite3_free(msg);
-	vig_db_unlock(db);
-	return err;
-}
-
 enum vig_err vig_reduce_reload(struct vig_reduce *rd, char *errbuf)
 {
 	static const char sql[] = "SELECT id, tenant_id, action, query, description, created"
@@ -156,7 +132,7 @@ struct vig_reduce *vig_reduce_new(struct vig_server *srv, char *errbuf)
 	}
 	rd->srv = srv;
 	pthread_mutex_init(&rd->mu, NULL);
-	if (create_tables(srv->db, errbuf) != VIG_OK || vig_reduce_reload(rd, errbuf) != VIG_OK) {
+	if (vig_reduce_reload(rd, errbuf) != VIG_OK) {
 		vig_reduce_free(rd);
 		return NULL;
 	}
@@ -213,7 +189,6 @@ enum vig_err vig_reduce_policy_add(struct vig_reduce *rd, const struct vig_princ
 	struct vig_tenant tn;
 	struct vig_query *q;
 	sqlite3 *h;
-	sqlite3_stmt *st = NULL;
 	enum vig_err err = VIG_OK;
 	size_t n_pol;
 
@@ -243,19 +218,8 @@ enum vig_err vig_reduce_policy_add(struct vig_reduce *rd, const struct vig_princ
 				(long long)rd->srv->cfg.reduction_max_policies);
 	p.created = vig_time_now();
 	h = vig_db_lock(rd->srv->db);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "reduction_policies: %s", sqlite3_errmsg(h));
-	} else {
-		sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, query, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, desc, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, p.created);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = vig_errf(errbuf, VIG_EIO, "reduction_policies: %s", sqlite3_errmsg(h));
-		p.id = sqlite3_last_insert_rowid(h);
-	}
-	sqlite3_finalize(st);
+	err = vig_db_do(h, errbuf, sql, "tttti", tenant, action, query, desc, p.created);
+	p.id = sqlite3_last_insert_rowid(h);
 	vig_db_unlock(rd->srv->db);
 	if (err != VIG_OK)
 		return err;
@@ -272,7 +236,7 @@ enum vig_err vig_reduce_policy_delete(struct vig_reduce *rd, const struct vig_pr
 				      int64_t id, json_t **before, char *errbuf)
 {
 	sqlite3 *h;
-	sqlite3_stmt *st = NULL;
+	enum vig_err err;
 	bool found = false;
 
 	*before = NULL;
@@ -287,13 +251,10 @@ enum vig_err vig_reduce_policy_delete(struct vig_reduce *rd, const struct vig_pr
 	if (!found)
 		return vig_errf(errbuf, VIG_ENOTFOUND, "no such policy");
 	h = vig_db_lock(rd->srv->db);
-	if (sqlite3_prepare_v2(h, "DELETE FROM reduction_policies WHERE id = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	err = vig_db_do(h, errbuf, "DELETE FROM reduction_policies WHERE id = ?", "i", id);
 	vig_db_unlock(rd->srv->db);
+	if (err != VIG_OK)
+		return err;
 	return vig_reduce_reload(rd, errbuf);
 }
 

@@ -5,8 +5,8 @@
  * Registry: an array of at most sources.max entries (allocated one by one, never moved, so
  * a slot number stays valid), found through an open-addressing hash of (scope, type,
  * address), all behind one mutex. A new source is inserted into the control DB table
- * log_sources at once (so it has an id for the API); counters and times live in memory and
- * are written back by the health pass and at shutdown.
+ * log_sources (migration 4) at once (so it has an id for the API); counters and times live in
+ * memory and are written back by the health pass and at shutdown.
  *
  * Lock order: the registry mutex may be held while the control DB is locked (insert, PATCH),
  * never the other way round; the health pass copies what it needs, releases the mutex, then
@@ -132,24 +132,15 @@ static enum vig_err insert_row(struct vig_sources *s, struct source *src, char *
 		" VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(scope, type, address) DO UPDATE SET"
 		" first_seen = first_seen RETURNING id";
 	sqlite3 *h = vig_db_lock(s->srv->db);
-	sqlite3_stmt *st = NULL;
-	enum vig_err err = VIG_OK;
+	sqlite3_stmt *st = vig_db_stmt(h, errbuf, sql, "ttttii", src->scope, src->type,
+				       src->address, src->tenant, src->silence_after_s,
+				       src->first_seen);
+	enum vig_err err = vig_db_row(h, st, errbuf);
 
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = vig_errf(errbuf, VIG_EIO, "log_sources: %s", sqlite3_errmsg(h));
-		goto out;
-	}
-	bind_text(st, 1, src->scope);
-	bind_text(st, 2, src->type);
-	bind_text(st, 3, src->address);
-	bind_text(st, 4, src->tenant);
-	sqlite3_bind_int64(st, 5, src->silence_after_s);
-	sqlite3_bind_int64(st, 6, src->first_seen);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		err = vig_errf(errbuf, VIG_EIO, "log_sources insert: %s", sqlite3_errmsg(h));
-	else
+	if (err == VIG_OK)
 		src->id = sqlite3_column_int64(st, 0);
-out:
+	else if (err == VIG_ENOTFOUND) /* RETURNING always gives the row */
+		err = vig_db_fail(h, errbuf);
 	sqlite3_finalize(st);
 	vig_db_unlock(s->srv->db);
 	return err;
@@ -337,34 +328,6 @@ json_t *vig_sources_list(struct vig_sources *s, const struct vig_principal *who,
 
 /* ---- persistence ---- */
 
-static enum vig_err create_table(struct vig_db *db, char *errbuf)
-{
-	static const char sql[] =
-		"CREATE TABLE IF NOT EXISTS log_sources ("
-		" id INTEGER PRIMARY KEY,"
-		" scope TEXT NOT NULL, type TEXT NOT NULL, address TEXT NOT NULL,"
-		" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
-		" name TEXT NOT NULL DEFAULT '', asset TEXT NOT NULL DEFAULT '',"
-		" hostname TEXT NOT NULL DEFAULT '', app TEXT NOT NULL DEFAULT '',"
-		" transport TEXT NOT NULL DEFAULT '', silence_after_s INTEGER NOT NULL DEFAULT 0,"
-		" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0,"
-		" last_received INTEGER NOT NULL DEFAULT 0,"
-		" received INTEGER NOT NULL DEFAULT 0, parsed INTEGER NOT NULL DEFAULT 0,"
-		" failed INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0,"
-		" filtered INTEGER NOT NULL DEFAULT 0, merged INTEGER NOT NULL DEFAULT 0,"
-		" silent_alert INTEGER NOT NULL DEFAULT 0, error_alert INTEGER NOT NULL DEFAULT 0,"
-		" UNIQUE(scope, type, address))";
-	sqlite3 *h = vig_db_lock(db);
-	char *msg = NULL;
-	enum vig_err err = VIG_OK;
-
-	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-		err = vig_errf(errbuf, VIG_EIO, "log_sources: %s", msg ? msg : "error");
-	sqlite3_free(msg);
-	vig_db_unlock(db);
-	return err;
-}
-
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -492,7 +455,7 @@ struct vig_sources *vig_sources_new(struct vig_server *srv, char *errbuf)
 		vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 		goto out_free;
 	}
-	if (create_table(srv->db, errbuf) != VIG_OK || load_rows(s, errbuf) != VIG_OK)
+	if (load_rows(s, errbuf) != VIG_OK)
 		goto out_free;
 	s->last_pass = vig_time_now();
 	return s;
