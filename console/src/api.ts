@@ -104,6 +104,7 @@ export const api = {
   postFile: <T>(path: string, file: Blob, query?: Query) =>
     request<T>('POST', path, query, file, file.type || 'application/octet-stream'),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, undefined, body),
+  put: <T>(path: string, body: unknown) => request<T>('PUT', path, undefined, body),
   del: <T>(path: string) => request<T>('DELETE', path),
 };
 

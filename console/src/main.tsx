@@ -17,6 +17,7 @@ import { AttackScreen, RulesScreen } from './screens/rules';
 import { IntelScreen, NotifyScreen } from './screens/settings';
 import { AuditScreen, TokensScreen, UsersScreen } from './screens/admin';
 import { ApprovalsScreen } from './screens/response';
+import { PlaybooksScreen } from './screens/playbooks';
 import { ReportsScreen } from './screens/reports';
 import { HuntScreen, HuntsScreen } from './screens/hunts';
 import { TenantSettingsScreen, TenantsScreen } from './screens/tenants';
@@ -47,6 +48,7 @@ const ROUTES: Route[] = [
   { path: '/assets', label: 'Assets', perm: 'agents:read', view: AssetsScreen, group: 'Investigate' },
   { path: '/approvals', label: 'Approvals', perm: 'incidents:read', view: ApprovalsScreen, group: 'Respond',
     show: (me) => can(me, 'actions:approve') || can(me, 'actions:request') },
+  { path: '/playbooks', label: 'Playbooks', perm: 'incidents:read', view: PlaybooksScreen, group: 'Respond' },
   { path: '/rules', label: 'Rules', perm: 'rules:read', view: RulesScreen, group: 'Detect' },
   { path: '/attack', label: 'ATT&CK', perm: 'rules:read', view: AttackScreen, group: 'Detect' },
   { path: '/intel', label: 'Intel', perm: 'rules:read', view: IntelScreen, group: 'Detect' },

@@ -135,6 +135,18 @@ function startFront(dataDir, upstream) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** The rule of the test rules directory (detect.rules_dir), listed as built-in; its marker is
+ * in no other step's events, and its technique (T1046) in no other rule. */
+export const BUILTIN_RULE = {
+  id: 'b1a7e0c2-5c1e-4d3a-9f00-c0501e000001',
+  title: 'Console built-in network scanner',
+  file: 'console/scanner.yml',
+  marker: 'console-builtin-marker',
+  yaml: ['title: Console built-in network scanner', 'id: b1a7e0c2-5c1e-4d3a-9f00-c0501e000001', 'status: test',
+    'level: medium', 'tags: [attack.discovery, attack.t1046]', 'logsource: {product: linux, category: process_creation}',
+    'detection:', '  sel:', '    CommandLine|contains: console-builtin-marker', '  condition: sel', ''].join('\n'),
+};
+
 /** Starts vigild (and the front unless DIRECT); returns {base, api, dataDir, setupToken, stop}. */
 export async function startStack() {
   const bin = findVigild();
@@ -143,10 +155,15 @@ export async function startStack() {
   const args = ['--data', dataDir, '--listen', `127.0.0.1:${port}`];
   if (process.env.VIGILD_ARGS) {
     args.push(...process.env.VIGILD_ARGS.split(' ').filter(Boolean));
-  } else if (DIRECT) {
-    // vigild serves console/dist itself: name the directory in a config file (option console.dir)
+  } else {
+    // a rules directory with one built-in rule (BUILTIN_RULE); in DIRECT mode vigild also serves
+    // console/dist itself (option console.dir)
+    const rules = path.join(dataDir, 'rules');
+    fs.mkdirSync(path.join(rules, 'console'), { recursive: true });
+    fs.writeFileSync(path.join(rules, BUILTIN_RULE.file), BUILTIN_RULE.yaml);
     const cfg = path.join(dataDir, 'vigild-test.yaml');
-    fs.writeFileSync(cfg, `console:\n  dir: ${JSON.stringify(path.join(consoleDir, 'dist'))}\n`);
+    fs.writeFileSync(cfg, `detect:\n  rules_dir: ${JSON.stringify(rules)}\n` +
+      (DIRECT ? `console:\n  dir: ${JSON.stringify(path.join(consoleDir, 'dist'))}\n` : ''));
     args.push('--config', cfg);
   }
   let out = '';

@@ -55,15 +55,20 @@ struct vig_alert_rules {
 	size_t logged; /* failures logged in the running build (builder thread only) */
 };
 
+static void info_release(struct vig_alert_rule_info *in)
+{
+	free((char *)in->tenant);
+	free((char *)in->rule_id);
+	free((char *)in->file);
+}
+
 static void engine_free(struct vig_alert_engine *e)
 {
 	if (!e)
 		return;
 	vig_detect_free(e->det);
-	for (size_t i = 0; i < e->n_infos; i++) {
-		free((char *)e->infos[i].tenant);
-		free((char *)e->infos[i].rule_id);
-	}
+	for (size_t i = 0; i < e->n_infos; i++)
+		info_release(&e->infos[i]);
 	free(e->infos);
 	free(e->by_ptr);
 	free(e);
@@ -122,7 +127,7 @@ bool vig_alert_engine_has(const struct vig_alert_engine *e, const char *tenant,
 /* ---- building ---- */
 
 static enum vig_err info_push(struct vig_alert_engine *e, const char *tenant, const char *rule_id,
-			      char *errbuf)
+			      const char *file, char *errbuf)
 {
 	struct vig_alert_rule_info *in;
 
@@ -138,9 +143,9 @@ static enum vig_err info_push(struct vig_alert_engine *e, const char *tenant, co
 	in = &e->infos[e->n_infos];
 	in->tenant = tenant ? strdup(tenant) : NULL;
 	in->rule_id = strdup(rule_id);
-	if ((tenant && !in->tenant) || !in->rule_id) {
-		free((char *)in->tenant);
-		free((char *)in->rule_id);
+	in->file = file ? strdup(file) : NULL;
+	if ((tenant && !in->tenant) || !in->rule_id || (file && !in->file)) {
+		info_release(in);
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
 	}
 	e->n_infos++;
@@ -156,29 +161,27 @@ static void load_failed(struct vig_alert_rules *r, const char *what, const char 
 
 /*
  * Adds the loaded chain to rs and one info per document to e. tenant NULL = every tenant.
- * rule_id NULL: each document's Sigma id, else fallback. Only VIG_ENOMEM is fatal.
+ * rule_id NULL: each document's Sigma id, else fallback. file: the rules_dir file (NULL for a
+ * DB rule). Only VIG_ENOMEM is fatal.
  */
 static enum vig_err add_chain(struct vig_alert_rules *r, struct vig_alert_engine *e,
 			      struct vig_sigma_ruleset *rs, struct vig_sigma_rule *chain,
 			      const char *tenant, const char *rule_id, const char *fallback,
-			      char *errbuf)
+			      const char *file, char *errbuf)
 {
 	size_t before = e->n_infos;
 	enum vig_err err = VIG_OK;
 
 	for (struct vig_sigma_rule *x = chain; x && err == VIG_OK; x = x->next)
-		err = info_push(e, tenant, rule_id ? rule_id : x->id ? x->id : fallback, errbuf);
+		err = info_push(e, tenant, rule_id ? rule_id : x->id ? x->id : fallback, file, errbuf);
 	if (err == VIG_OK)
 		err = vig_sigma_ruleset_add(rs, chain); /* owns chain from here on */
 	else
 		vig_sigma_free(chain);
 	if (err == VIG_OK)
 		return VIG_OK;
-	while (e->n_infos > before) {
-		e->n_infos--;
-		free((char *)e->infos[e->n_infos].tenant);
-		free((char *)e->infos[e->n_infos].rule_id);
-	}
+	while (e->n_infos > before)
+		info_release(&e->infos[--e->n_infos]);
 	if (err == VIG_ENOMEM)
 		return err;
 	load_failed(r, fallback, errbuf);
@@ -272,6 +275,16 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* path (below rules_dir) relative to rules_dir. */
+static const char *rel_path(const struct vig_alert_rules *r, const char *path)
+{
+	const char *p = path + strlen(r->rules_dir);
+
+	while (*p == '/')
+		p++;
+	return p;
+}
+
 /* Loads every rule file under dir (sorted names, hidden entries skipped). */
 static enum vig_err load_dir(struct vig_alert_rules *r, struct vig_alert_engine *e,
 			     struct vig_sigma_ruleset *rs, const char *dir, int depth, char *errbuf)
@@ -327,7 +340,8 @@ static enum vig_err load_dir(struct vig_alert_rules *r, struct vig_alert_engine 
 			if (!chain)
 				load_failed(r, path, why);
 			else
-				err = add_chain(r, e, rs, chain, NULL, NULL, names[i], errbuf);
+				err = add_chain(r, e, rs, chain, NULL, NULL, names[i],
+						rel_path(r, path), errbuf);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -366,7 +380,7 @@ static struct vig_alert_engine *engine_build(struct vig_alert_rules *r, bool emp
 		if (!chain)
 			load_failed(r, what, why);
 		else
-			err = add_chain(r, e, &rs, chain, tenant, rows[i].id, what, errbuf);
+			err = add_chain(r, e, &rs, chain, tenant, rows[i].id, what, NULL, errbuf);
 	}
 	db_rules_free(rows, n_rows);
 	if (err == VIG_OK && !empty && r->rules_dir)

@@ -41,6 +41,7 @@ struct vig_alert_engine; /* one built engine with its ownership table, reference
 struct vig_alert_rule_info {
 	const char *tenant;  /* owning tenant; NULL = applies to every tenant */
 	const char *rule_id; /* the id alerts carry: the DB id, else the Sigma id, else the file */
+	const char *file;    /* a rules_dir rule's file, relative to rules_dir; NULL = a DB rule */
 };
 
 struct vig_alert_rules_status {

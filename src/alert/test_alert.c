@@ -466,6 +466,8 @@ static void test_rules(void **state)
 	struct vig_alert_rules_status st;
 	struct vig_alert_engine *e1, *e2;
 	struct vig_alert_rules *r;
+	struct vig_sigma_rule *const *rules;
+	size_t n_rules;
 	struct hits h;
 	FILE *fp;
 
@@ -504,6 +506,18 @@ static void test_rules(void **state)
 	assert_false(vig_alert_engine_has(e1, "tenant-a", "a-off"));
 	assert_false(vig_alert_engine_has(e1, "tenant-b", "a-rule"));
 	assert_true(vig_alert_engine_has(e1, VIG_DB_PROVIDER_TENANT, "prov-rule"));
+	/* a rules_dir rule names its file relative to the directory; DB rules name none */
+	rules = vig_detect_rules(vig_alert_engine_detect(e1), &n_rules);
+	assert_int_equal(n_rules, 3);
+	for (size_t i = 0; i < n_rules; i++) {
+		const struct vig_alert_rule_info *in = vig_alert_engine_rule(e1, rules[i]);
+
+		assert_non_null(in);
+		if (strcmp(in->rule_id, "dir-rule-id") == 0)
+			assert_string_equal(in->file, "sub/dir-rule.yml");
+		else
+			assert_null(in->file);
+	}
 
 	h = run(e1, "sh -c marker-prov marker-a marker-dir");
 	assert_int_equal(h.n, 3);

@@ -11,7 +11,9 @@
 
 /* Appends the timeline row of incident_id (when > 0, bumping its `updated`) and the audit row
  * (action on objtype objid, before/after as compact sorted JSON, may be NULL) of one step by
- * who (NULL = the system). */
+ * who (NULL = the system). A "response_request" step names the request (after.request_id)
+ * and, when it belongs to an incident, the incident (after.incident_id), and its audit row is
+ * then a row of object incident:incident_id, like the incident's own changes. */
 enum vig_err vig_resp_record(sqlite3 *h, const struct vig_principal *who, const char *tenant,
 			     int64_t incident_id, const char *action, const char *objtype,
 			     int64_t objid, const char *summary, json_t *before, json_t *after,

@@ -25,6 +25,23 @@ static const char *const CONTACT_KEYS[] = {"name", "email", "phone", "role"};
 
 /* ---- the record of a step (shared with playbook.c through resp_int.h) ---- */
 
+/* after (a new reference; NULL stays NULL) with, for a response request, the request's id and
+ * its incident's, so that its rows name both wherever they are read. */
+static json_t *named_after(json_t *after, int64_t incident_id, const char *objtype, int64_t objid)
+{
+	json_t *o;
+
+	if (strcmp(objtype, "response_request") != 0)
+		return json_incref(after);
+	o = json_is_object(after) ? json_copy(after) : json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "request_id", json_integer(objid));
+	if (incident_id > 0)
+		json_object_set_new(o, "incident_id", json_integer(incident_id));
+	return o;
+}
+
 enum vig_err vig_resp_record(sqlite3 *h, const struct vig_principal *who, const char *tenant,
 			     int64_t incident_id, const char *action, const char *objtype,
 			     int64_t objid, const char *summary, json_t *before, json_t *after,
@@ -32,13 +49,25 @@ enum vig_err vig_resp_record(sqlite3 *h, const struct vig_principal *who, const 
 {
 	struct vig_principal sys;
 	char idbuf[24];
+	json_t *named = named_after(after, incident_id, objtype, objid);
 	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *a = named ? json_dumps(named, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	enum vig_err err = VIG_OK;
 
+	json_decref(named);
+	if ((after && !named) || (named && !a)) {
+		free(b);
+		free(a);
+		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
+	}
 	if (!who) {
 		vig_principal_system(&sys);
 		who = &sys;
+	}
+	/* a step of an incident's request is a row of the incident, as incident.c writes them */
+	if (incident_id > 0 && strcmp(objtype, "response_request") == 0) {
+		objtype = "incident";
+		objid = incident_id;
 	}
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)objid);
 	if (incident_id > 0) {

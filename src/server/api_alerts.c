@@ -17,7 +17,10 @@
  * Rules API: POST validates with the Sigma loader (400 with its reason), stores, audits and
  * requests a rebuild; PATCH {"enabled"} and DELETE do the same. GET lists each rule with what
  * the loader reads from its YAML (title, level, tags, status) and whether the live engine holds
- * it (`loaded`), plus the engine's state, so a client can wait for a change to be live.
+ * it (`loaded`), plus the engine's state, so a client can wait for a change to be live. The
+ * rules of detect.rules_dir follow the DB rules in the same paged list, read from the live
+ * engine ("source": "builtin", with their file); they are read-only (PATCH/DELETE: 409), but
+ * exceptions and suppressions (api_detect.c) take any rule id.
  *
  * Tenancy: the caller's tenant, or for provider principals the one named by ?tenant=; the
  * alert module enforces scope again on every read and write.
@@ -542,6 +545,16 @@ static json_t *strlist_json(const struct vig_sigma_strlist *l)
 	return a;
 }
 
+/* What the loader reads from a rule's YAML, into the rule's JSON o. */
+static void rule_fields(json_t *o, const struct vig_sigma_rule *rule)
+{
+	json_object_set_new(o, "level", rule->level ? json_string(rule->level) : json_null());
+	json_object_set_new(o, "status", rule->status ? json_string(rule->status) : json_null());
+	json_object_set_new(o, "tags", strlist_json(&rule->tags));
+	json_object_set_new(o, "severity", json_string(vig_alert_severity_name(
+						   vig_alert_severity_of_level(rule->level))));
+}
+
 /* One DB rule row as JSON, with what the loader reads from its YAML. */
 static json_t *rule_json(sqlite3_stmt *st, const struct vig_alert_engine *eng)
 {
@@ -557,70 +570,171 @@ static json_t *rule_json(sqlite3_stmt *st, const struct vig_alert_engine *eng)
 
 	vig_time_format(sqlite3_column_int64(st, 5), created);
 	vig_time_format(sqlite3_column_int64(st, 6), updated);
-	o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s}", "id", id, "tenant", tenant, "name",
-		      (const char *)sqlite3_column_text(st, 2), "title",
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s}", "id", id, "source", "api", "tenant",
+		      tenant, "name", (const char *)sqlite3_column_text(st, 2), "title",
 		      rule ? rule->title : (const char *)sqlite3_column_text(st, 2), "enabled", enabled,
 		      "loaded", eng && enabled && vig_alert_engine_has(eng, tenant, id), "created",
 		      created, "updated", updated);
 	if (!o)
 		goto out;
-	if (rule) {
-		json_object_set_new(o, "level", rule->level ? json_string(rule->level) : json_null());
-		json_object_set_new(o, "status", rule->status ? json_string(rule->status) : json_null());
-		json_object_set_new(o, "tags", strlist_json(&rule->tags));
-		json_object_set_new(o, "severity", json_string(vig_alert_severity_name(
-							   vig_alert_severity_of_level(rule->level))));
-	} else {
+	if (rule)
+		rule_fields(o, rule);
+	else
 		json_object_set_new(o, "error", json_string(errbuf));
-	}
 out:
 	vig_sigma_free(rule);
 	return o;
 }
 
+/* A rule of detect.rules_dir as JSON: read-only, for every tenant, live while it loads. */
+static json_t *builtin_json(const struct vig_sigma_rule *rule, const struct vig_alert_rule_info *in)
+{
+	json_t *o = json_pack("{s:s,s:s,s:n,s:s,s:s?,s:s?,s:b,s:b,s:n,s:n}", "id", in->rule_id,
+			      "source", "builtin", "tenant", "file", in->file, "name", rule->title,
+			      "title", rule->title, "enabled", 1, "loaded", 1, "created", "updated");
+
+	if (o)
+		rule_fields(o, rule);
+	return o;
+}
+
+/*
+ * The rules_dir rules of eng (in load order: files by name) from the offset-th on, at most
+ * limit of them, appended to arr (NULL = count only). id non-NULL: only the rules with that
+ * id. Returns how many there are in all.
+ */
+static size_t builtin_page(const struct vig_alert_engine *eng, const char *id, size_t offset,
+			   size_t limit, json_t *arr)
+{
+	size_t n_rules, total = 0;
+	struct vig_sigma_rule *const *rules = vig_detect_rules(vig_alert_engine_detect(eng), &n_rules);
+
+	for (size_t i = 0; i < n_rules; i++) {
+		const struct vig_alert_rule_info *in = vig_alert_engine_rule(eng, rules[i]);
+
+		if (!in || !in->file || (id && strcmp(in->rule_id, id) != 0))
+			continue;
+		if (arr && total >= offset && total - offset < limit)
+			json_array_append_new(arr, builtin_json(rules[i], in));
+		total++;
+	}
+	return total;
+}
+
+/* The DB rules of tenant (NULL = every tenant; id non-NULL: that rule only), newest change
+ * first, from offset on, at most limit, appended to arr; *total gets how many there are. */
+static enum vig_err db_rules_page(struct vig_server *srv, const struct vig_alert_engine *eng,
+				  const char *tenant, const char *id, int64_t offset, int64_t limit,
+				  json_t *arr, int64_t *total)
+{
+	char errbuf[VIG_ERRBUF_SIZE];
+	sqlite3 *h = vig_db_lock(srv->db);
+	sqlite3_stmt *st = NULL;
+	enum vig_err err = VIG_EIO;
+
+	*total = vig_db_int(h, -1,
+			    "SELECT COUNT(*) FROM rules WHERE (?1 IS NULL OR tenant_id = ?1)"
+			    " AND (?2 IS NULL OR id = ?2)",
+			    "tt", tenant, id);
+	if (*total >= 0)
+		st = vig_db_stmt(h, errbuf,
+				 "SELECT tenant_id, id, name, yaml, enabled, created, updated FROM rules"
+				 " WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR id = ?2)"
+				 " ORDER BY updated DESC, id LIMIT ?3 OFFSET ?4",
+				 "ttii", tenant, id, limit, offset);
+	while (st && (err = vig_db_row(h, st, errbuf)) == VIG_OK)
+		json_array_append_new(arr, rule_json(st, eng));
+	sqlite3_finalize(st);
+	vig_db_unlock(srv->db);
+	return err == VIG_ENOTFOUND ? VIG_OK : VIG_EIO;
+}
+
+/*
+ * GET /rules: the DB rules (newest change first) followed by the rules_dir rules (by file), one
+ * list paged by offset and limit; ?source=api|builtin keeps one kind.
+ */
 void vig_api_rules_get(struct vig_req *r)
 {
-	char tenant[VIG_NAME_MAX];
+	char tenant[VIG_NAME_MAX], source[16] = "";
 	struct vig_alert_rules_status st;
 	struct vig_alert_engine *eng;
-	sqlite3_stmt *st_q = NULL;
-	bool all = false;
-	int64_t limit;
+	int64_t limit, offset, n_db = 0, n_builtin = 0;
+	bool all = false, db, builtin;
+	enum vig_err err = VIG_OK;
 	json_t *arr;
-	sqlite3 *h;
-	int rc;
 
 	if (!vig_req_tenant(r, tenant, &all) ||
-	    !vig_req_int(r, "limit", RULES_LIST_DEFAULT, 1, RULES_LIST_MAX, &limit))
+	    !vig_req_int(r, "limit", RULES_LIST_DEFAULT, 1, RULES_LIST_MAX, &limit) ||
+	    !vig_req_int(r, "offset", 0, 0, VIG_ALERT_RULES_MAX, &offset) ||
+	    vig_req_query(r, "source", source, sizeof(source)) < 0)
 		return;
+	db = !source[0] || strcmp(source, "api") == 0;
+	builtin = !source[0] || strcmp(source, "builtin") == 0;
+	if (!db && !builtin) {
+		vig_reply_err(r, VIG_EINVAL, "source: expected api or builtin");
+		return;
+	}
 	eng = vig_alert_rules_acquire(r->srv->rules);
 	vig_alert_rules_status(r->srv->rules, &st);
 	arr = json_array();
-	h = vig_db_lock(r->srv->db);
-	rc = sqlite3_prepare_v2(h,
-				"SELECT tenant_id, id, name, yaml, enabled, created, updated FROM rules "
-				"WHERE (?1 IS NULL OR tenant_id = ?1) ORDER BY updated DESC, id LIMIT ?2",
-				-1, &st_q, NULL);
-	if (rc == SQLITE_OK) {
-		if (!all)
-			sqlite3_bind_text(st_q, 1, tenant, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st_q, 2, limit);
-		while ((rc = sqlite3_step(st_q)) == SQLITE_ROW)
-			json_array_append_new(arr, rule_json(st_q, eng));
-	}
-	sqlite3_finalize(st_q);
-	vig_db_unlock(r->srv->db);
+	if (db)
+		err = db_rules_page(r->srv, eng, all ? NULL : tenant, NULL, offset, limit, arr, &n_db);
+	if (err == VIG_OK && builtin)
+		n_builtin = (int64_t)builtin_page(eng, NULL, (size_t)VIG_MAX(offset - n_db, 0),
+						  (size_t)limit - json_array_size(arr), arr);
 	vig_alert_engine_release(eng);
-	if (rc != SQLITE_DONE) {
+	if (err != VIG_OK) {
 		json_decref(arr);
 		vig_reply_err(r, VIG_EIO, "cannot read the rules");
 		return;
 	}
 	vig_reply_jansson(r, 200,
-			  json_pack("{s:o,s:{s:I,s:I,s:b,s:I}}", "rules", arr, "engine", "generation",
+			  json_pack("{s:o,s:I,s:{s:I,s:I,s:b,s:I}}", "rules", arr, "total",
+				    (json_int_t)(n_db + n_builtin), "engine", "generation",
 				    (json_int_t)st.generation, "rules", (json_int_t)st.rules,
 				    "pending", st.pending, "load_failures",
 				    (json_int_t)st.load_failures));
+}
+
+/* GET /rules/{id}: the tenant's DB rule with this id, else the rules_dir rule; 404 otherwise. */
+void vig_api_rule_get(struct vig_req *r)
+{
+	char tenant[VIG_NAME_MAX];
+	struct vig_alert_engine *eng;
+	enum vig_err err;
+	json_t *arr = json_array();
+	int64_t n = 0;
+
+	if (!vig_req_tenant(r, tenant, NULL)) {
+		json_decref(arr);
+		return;
+	}
+	eng = vig_alert_rules_acquire(r->srv->rules);
+	err = db_rules_page(r->srv, eng, tenant, r->param, 0, 1, arr, &n);
+	if (err == VIG_OK && n == 0)
+		builtin_page(eng, r->param, 0, 1, arr);
+	vig_alert_engine_release(eng);
+	if (err != VIG_OK)
+		vig_reply_err(r, err, "cannot read the rules");
+	else if (json_array_size(arr) == 0)
+		vig_reply_err(r, VIG_ENOTFOUND, "no such rule");
+	else
+		vig_reply_jansson(r, 200, json_incref(json_array_get(arr, 0)));
+	json_decref(arr);
+}
+
+/* Replies 409 and returns true when id names no DB rule of the tenant but a rules_dir rule. */
+static bool builtin_refused(struct vig_req *r, const char *id)
+{
+	struct vig_alert_engine *eng = vig_alert_rules_acquire(r->srv->rules);
+	size_t n = builtin_page(eng, id, 0, 0, NULL);
+
+	vig_alert_engine_release(eng);
+	if (n)
+		vig_reply_err(r, VIG_ECONFLICT,
+			      "built-in rule (detect.rules_dir) is read-only: change its file, or add "
+			      "an exception or a suppression");
+	return n != 0;
 }
 
 /* A rule id must be usable as one path segment of /api/v1/rules/{id}. */
@@ -797,7 +911,8 @@ void vig_api_rule_patch(struct vig_req *r)
 			 "UPDATE rules SET enabled = ?3, updated = ?4 WHERE tenant_id = ?1 AND id = ?2",
 			 tenant, r->param, enabled, &before);
 	if (before == -1) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such rule");
+		if (!builtin_refused(r, r->param))
+			vig_reply_err(r, VIG_ENOTFOUND, "no such rule");
 		return;
 	}
 	if (rc != SQLITE_DONE) {
@@ -826,7 +941,8 @@ void vig_api_rule_delete(struct vig_req *r)
 	rc = rule_change(r->srv, "DELETE FROM rules WHERE tenant_id = ?1 AND id = ?2", tenant, r->param,
 			 0, &before);
 	if (before == -1) {
-		vig_reply_err(r, VIG_ENOTFOUND, "no such rule");
+		if (!builtin_refused(r, r->param))
+			vig_reply_err(r, VIG_ENOTFOUND, "no such rule");
 		return;
 	}
 	if (rc != SQLITE_DONE) {

@@ -108,6 +108,7 @@ static const struct vig_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/incidents/{id}/escalations", vig_api_incident_escalations, VIG_PERM_INCIDENTS_READ},
 	{EVHTTP_REQ_GET, "/api/v1/rules", vig_api_rules_get, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_POST, "/api/v1/rules", vig_api_rules_post, VIG_PERM_RULES_WRITE},
+	{EVHTTP_REQ_GET, "/api/v1/rules/{id}", vig_api_rule_get, VIG_PERM_RULES_READ},
 	{EVHTTP_REQ_PATCH, "/api/v1/rules/{id}", vig_api_rule_patch, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_DELETE, "/api/v1/rules/{id}", vig_api_rule_delete, VIG_PERM_RULES_WRITE},
 	{EVHTTP_REQ_GET, "/api/v1/stream", vig_api_stream, VIG_PERM_ALERTS_READ},

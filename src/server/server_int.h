@@ -243,6 +243,7 @@ void vig_api_alert_get(struct vig_req *r);
 void vig_api_alert_patch(struct vig_req *r);
 void vig_api_rules_get(struct vig_req *r);
 void vig_api_rules_post(struct vig_req *r);
+void vig_api_rule_get(struct vig_req *r);
 void vig_api_rule_patch(struct vig_req *r);
 void vig_api_rule_delete(struct vig_req *r);
 

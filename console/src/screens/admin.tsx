@@ -202,7 +202,9 @@ export function AuditScreen(_p: { me: Me }) {
 
 /** The objects of one incident whose audit rows make its history: the incident, its tasks,
  * observables, alerts, response requests and evidence items, as "type:id". A list the caller may
- * not read is left out. */
+ * not read is left out. The steps of the incident's response requests are rows of the incident
+ * itself since they name it (after.incident_id, after.request_id); the requests are still asked
+ * for because rows written by earlier versions name only the request. */
 async function incidentObjects(id: string): Promise<string[]> {
   const ids = async (path: string, key: string, type: string) => {
     try {

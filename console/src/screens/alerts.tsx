@@ -31,7 +31,7 @@ export interface Alert {
   incident_id?: number | null;
 }
 
-const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'];
+export const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'];
 const STATUSES = ['open', 'acknowledged', 'closed'];
 const COLUMNS: { key: keyof Alert; label: string }[] = [
   { key: 'last_seen', label: 'Last seen' },

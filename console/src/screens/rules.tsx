@@ -1,8 +1,11 @@
 // rules.tsx - detection engineering: the rule list with ATT&CK tags and enable/disable, a Sigma
 // editor that validates on the server and tests the rule against pasted events before saving,
 // and the ATT&CK coverage matrix (techniques by tactic, shaded by how many enabled rules cover
-// them, from GET /attack/navigator and /attack/techniques). Each rule's row expands to its
-// exceptions; the Suppressions card lists the suppression windows (both in policy.tsx).
+// them, from GET /attack/navigator and /attack/techniques). The list holds the rules stored
+// through the API and, marked "built-in", the read-only rules of detect.rules_dir (no enable
+// switch: their files are changed on the server). Each rule's row expands to its exceptions,
+// which work for both kinds; the Suppressions card lists the suppression windows (both in
+// policy.tsx).
 import { Fragment } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { api, can, type Me } from '../api';
@@ -32,8 +35,11 @@ const EXAMPLE_EVENTS = `[
    "host": {"name": "web-01"}, "process": {"command_line": "ls -la"}}
 ]`;
 
+const SOURCES: [string, string][] = [['', 'all rules'], ['api', 'stored through the API'], ['builtin', 'built-in']];
+
 export function RulesScreen({ me }: { me: Me }) {
-  const r = useApi<{ rules: Row[]; engine: Row }>('/rules', { limit: 1000 });
+  const [source, setSource] = useState('');
+  const r = useApi<{ rules: Row[]; total: number; engine: Row }>('/rules', { limit: 1000, source });
   const act = useAction();
   const write = can(me, 'rules:write');
   const [filter, setFilter] = useState('');
@@ -50,33 +56,39 @@ export function RulesScreen({ me }: { me: Me }) {
       )}
       <div class="toolbar">
         <label>Filter <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="title, tag, level" /></label>
+        <label>Source <select value={source} onChange={(e) => setSource(e.currentTarget.value)}>
+          {SOURCES.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
+        </select></label>
         <button type="button" onClick={r.reload}>Refresh</button>
       </div>
       <ErrorBox error={r.error ?? act.error} />
-      {r.data && !rows.length && <p class="empty">No rules stored through the API (rules of detect.rules_dir are not listed here)</p>}
+      {r.data && !rows.length && <p class="empty">No rules{filter ? ' match the filter' : ''}</p>}
+      {r.data && r.data.total > (r.data.rules ?? []).length && <p class="muted">Showing the first {(r.data.rules ?? []).length} of {r.data.total} rules</p>}
       {rows.length > 0 && (
         <div class="table-wrap">
           <table aria-label="Rules">
-            <thead><tr>{['Title', 'Level', 'ATT&CK', 'Enabled', 'Loaded', 'Tenant', 'Updated', 'Exceptions'].map((h) => <th key={h} scope="col">{h}</th>)}</tr></thead>
+            <thead><tr>{['Title', 'Level', 'ATT&CK', 'Enabled', 'Loaded', 'Tenant', 'Updated / file', 'Exceptions'].map((h) => <th key={h} scope="col">{h}</th>)}</tr></thead>
             <tbody>
               {rows.map((x) => {
-                const key = `${x.tenant}/${x.id}`;
+                const builtin = x.source === 'builtin';
+                const key = builtin ? `builtin/${x.id}` : `${x.tenant}/${x.id}`;
                 return (
                   <Fragment key={key}>
-                    <tr>
-                      <td>{cellText(x.title)}</td>
+                    <tr data-testid={builtin ? `builtin-${x.id}` : undefined}>
+                      <td>{cellText(x.title)}{builtin && <> <span class="pill builtin" title={`detect.rules_dir: ${cellText(x.file)} (read-only)`}>built-in</span></>}</td>
                       <td>{cellText(x.level)}</td>
                       <td>{((x.tags as string[] | undefined) ?? []).filter((t) => /^attack\.t\d/i.test(t)).map((t) => t.slice(7).toUpperCase()).join(', ')}</td>
                       <td>
-                        <input type="checkbox" aria-label={`Enabled: ${cellText(x.title)}`} checked={!!x.enabled} disabled={!write || act.busy}
+                        <input type="checkbox" aria-label={`Enabled: ${cellText(x.title)}`} checked={!!x.enabled} disabled={!write || builtin || act.busy}
+                          title={builtin ? 'a built-in rule is changed in its file on the server' : undefined}
                           onChange={async (e) => {
                             const enabled = e.currentTarget.checked;
                             if (await act.run(() => api.patch(`/rules/${encodeURIComponent(String(x.id))}?tenant=${encodeURIComponent(String(x.tenant))}`, { enabled }))) r.reload();
                           }} />
                       </td>
                       <td>{x.loaded ? 'yes' : 'no'}</td>
-                      <td>{cellText(x.tenant)}</td>
-                      <td>{cellText(x.updated)}</td>
+                      <td>{builtin ? <span class="muted">every tenant</span> : cellText(x.tenant)}</td>
+                      <td>{builtin ? <code>{cellText(x.file)}</code> : cellText(x.updated)}</td>
                       <td>
                         <button type="button" class="link" aria-expanded={open === key} aria-label={`Exceptions of ${cellText(x.title)}`}
                           onClick={() => setOpen(open === key ? null : key)}>{open === key ? '▾' : '▸'} exceptions</button>
@@ -85,7 +97,7 @@ export function RulesScreen({ me }: { me: Me }) {
                     {open === key && (
                       <tr class="rule-detail">
                         <td colSpan={8}>
-                          <RuleExceptions me={me} ruleId={String(x.id)} ruleTenant={String(x.tenant)} title={cellText(x.title)} />
+                          <RuleExceptions me={me} ruleId={String(x.id)} ruleTenant={builtin ? me.tenant : String(x.tenant)} title={cellText(x.title)} />
                         </td>
                       </tr>
                     )}
