@@ -30,7 +30,7 @@
 #include "vigil_abi.h"
 
 #define VIG_AGENT_MAX_WATCH VIG_ABI_MAX_PREFIXES /* --watch paths */
-#define VIG_AGENT_MAX_IGNORE 32                  /* --ignore-comm names */
+#define VIG_AGENT_MAX_IGNORE VIG_ABI_MAX_IGNORE  /* --ignore-comm names, --ignore-uid uids */
 #define VIG_AGENT_MAX_ANCESTRY 64                /* entity ids in process.ancestry */
 #define VIG_AGENT_MAX_PROCS 65536                /* entries of the process table */
 #define VIG_AGENT_MAX_ARGS 1024                  /* argv items kept */
@@ -237,6 +237,10 @@ struct vig_agent_config {
 	size_t n_watch;
 	const char *ignore_comm[VIG_AGENT_MAX_IGNORE]; /* comm names whose events are dropped */
 	size_t n_ignore;
+	uint32_t ignore_uid[VIG_AGENT_MAX_IGNORE];     /* real uids whose events are dropped */
+	size_t n_ignore_uid;
+	const char *ignore_path[VIG_AGENT_MAX_WATCH];  /* file paths not reported under the watch */
+	size_t n_ignore_path;
 	bool no_ebpf;                                  /* use the fallback sensors only */
 	const char *machine_id_path;                   /* NULL: /etc/machine-id */
 	const char *proc_root;                         /* NULL: /proc */

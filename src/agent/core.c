@@ -82,10 +82,17 @@ struct vig_proctable *vig_agent_procs(struct vig_agent *a) { return a->procs; }
 const struct vig_agent_host *vig_agent_host(const struct vig_agent *a) { return &a->host; }
 const struct vig_agent_config *vig_agent_config(const struct vig_agent *a) { return &a->cfg; }
 
-static bool vig_ignored(const struct vig_agent *a, const char *comm)
+/* True when activity of a process with this comm and real uid (UINT32_MAX: unknown) is not
+ * reported (--ignore-comm, --ignore-uid). The kernel drops most such records before they take
+ * ring space; exec and exit records still come, to keep the process table right, and the
+ * fallback sensors have no kernel filter. */
+static bool vig_ignored(const struct vig_agent *a, const char *comm, uint32_t uid)
 {
 	for (size_t i = 0; i < a->cfg.n_ignore; i++)
 		if (strncmp(a->cfg.ignore_comm[i], comm, VIG_ABI_COMM_LEN) == 0)
+			return true;
+	for (size_t i = 0; uid != UINT32_MAX && i < a->cfg.n_ignore_uid; i++)
+		if (a->cfg.ignore_uid[i] == uid)
 			return true;
 	return false;
 }
@@ -221,7 +228,7 @@ static enum vig_err vig_on_exec(struct vig_agent *a, const struct vig_abi_exec *
 	if (!r->exe_mtime_ns || !vig_proctable_hash_cached(a->procs, r->exe_dev, r->exe_ino,
 							   (int64_t)r->exe_mtime_ns, r->exe_size, p->sha256))
 		vig_hash_image(a, p, r->exe_ino);
-	if (vig_ignored(a, p->comm))
+	if (vig_ignored(a, p->comm, p->uid))
 		return VIG_OK;
 	vig_emit_process(a, VIG_AGENT_EXEC, p, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns), 0, -1,
 			 "ebpf");
@@ -241,7 +248,7 @@ static enum vig_err vig_on_fork(struct vig_agent *a, const struct vig_abi_fork *
 	if (parent)
 		vig_proc_copy_image(p, parent);
 	vig_fill_from_task(p, &r->task);
-	if (vig_ignored(a, p->comm))
+	if (vig_ignored(a, p->comm, p->uid))
 		return VIG_OK;
 	vig_emit_process(a, VIG_AGENT_FORK, p, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns), 0, -1,
 			 "ebpf");
@@ -283,7 +290,7 @@ static enum vig_err vig_on_exit(struct vig_agent *a, const struct vig_abi_exit *
 		memcpy(p->comm, r->comm, sizeof(p->comm));
 		p->comm[sizeof(p->comm) - 1] = 0;
 	}
-	if (!vig_ignored(a, p->comm))
+	if (!vig_ignored(a, p->comm, p->uid))
 		vig_emit_process(a, VIG_AGENT_EXIT, p, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns),
 				 vig_agent_exit_code(r->exit_code), duration, "ebpf");
 	/* the entry stays until the rings are drained once more: the process's last network, file
@@ -327,17 +334,25 @@ static void vig_resolve(struct vig_agent *a, const struct vig_proc *proc, uint32
 	snprintf(out, cap, "%s/%s", strcmp(base, "/") == 0 ? "" : base, in[0] == '.' && in[1] == '/' ? in + 2 : in);
 }
 
-static bool vig_watched(const struct vig_agent *a, const char *path)
+/* True when path is one of the n directories of list or below one. */
+static bool vig_under(const char *const *list, size_t n, const char *path)
 {
-	for (size_t i = 0; i < a->cfg.n_watch; i++) {
-		size_t l = strlen(a->cfg.watch[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(list[i]);
 
-		while (l > 1 && a->cfg.watch[i][l - 1] == '/')
+		while (l > 1 && list[i][l - 1] == '/')
 			l--;
-		if (strncmp(path, a->cfg.watch[i], l) == 0 && (path[l] == '/' || path[l] == 0))
+		if (strncmp(path, list[i], l) == 0 && (path[l] == '/' || path[l] == 0))
 			return true;
 	}
 	return false;
+}
+
+/* True when path is watched (--watch) and not ignored (--ignore-path). */
+static bool vig_watched(const struct vig_agent *a, const char *path)
+{
+	return vig_under(a->cfg.watch, a->cfg.n_watch, path) &&
+	       !vig_under(a->cfg.ignore_path, a->cfg.n_ignore_path, path);
 }
 
 static enum vig_err vig_on_file(struct vig_agent *a, const struct vig_abi_file *r)
@@ -353,7 +368,7 @@ static enum vig_err vig_on_file(struct vig_agent *a, const struct vig_abi_file *
 		vig_resolve(a, proc, r->hdr.pid, r->dirfd2, p2, target, sizeof(target));
 	if (!vig_watched(a, path) && !(target[0] && vig_watched(a, target)))
 		return VIG_OK; /* a relative path that resolved outside the watched trees */
-	if (vig_ignored(a, r->comm))
+	if (vig_ignored(a, r->comm, proc ? proc->uid : UINT32_MAX))
 		return VIG_OK;
 	vig_emit(a, vig_agent_map_file(&a->ev, &a->host, r, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns),
 				       path, target, proc, "ebpf"), "file");
@@ -402,7 +417,7 @@ enum vig_err vig_agent_on_record(struct vig_agent *a, const void *data, size_t s
 	case VIG_ABI_NET: {
 		const struct vig_abi_net *r = data;
 
-		if (vig_ignored(a, r->comm))
+		if (vig_ignored(a, r->comm, r->uid))
 			break;
 		vig_emit(a, vig_agent_map_net(&a->ev, &a->host, r, vig_agent_boot_to_wall(&a->host, (int64_t)h->ktime_ns),
 					      vig_lookup(a, (int32_t)h->pid), "ebpf"), "network");
@@ -415,7 +430,7 @@ enum vig_err vig_agent_on_record(struct vig_agent *a, const void *data, size_t s
 	case VIG_ABI_MISC: {
 		const struct vig_abi_misc *r = data;
 
-		if (vig_ignored(a, r->comm))
+		if (vig_ignored(a, r->comm, r->old_uid))
 			break;
 		vig_emit(a, vig_agent_map_misc(&a->ev, &a->host, r, vig_agent_boot_to_wall(&a->host, (int64_t)h->ktime_ns),
 					       vig_lookup(a, (int32_t)h->pid)), "misc");
@@ -437,7 +452,7 @@ void vig_agent_on_fallback_exec(struct vig_agent *a, int32_t pid)
 		return; /* gone before we could read it */
 	p->flags &= ~VIG_PROC_F_SEEDED;
 	vig_hash_image(a, p, 0);
-	if (!vig_ignored(a, p->comm))
+	if (!vig_ignored(a, p->comm, p->uid))
 		vig_emit_process(a, VIG_AGENT_EXEC, p, vig_time_now(), 0, -1, "fallback");
 }
 
@@ -450,7 +465,7 @@ void vig_agent_on_fallback_fork(struct vig_agent *a, int32_t ppid, int32_t pid)
 		return;
 	if (parent && !p->sha256[0])
 		memcpy(p->sha256, parent->sha256, sizeof(p->sha256));
-	if (!vig_ignored(a, p->comm))
+	if (!vig_ignored(a, p->comm, p->uid))
 		vig_emit_process(a, VIG_AGENT_FORK, p, vig_time_now(), 0, -1, "fallback");
 }
 
@@ -464,7 +479,7 @@ void vig_agent_on_fallback_exit(struct vig_agent *a, int32_t pid, int32_t kernel
 		return;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	now_boot = (int64_t)ts.tv_sec * VIG_NS_PER_SEC + ts.tv_nsec;
-	if (!vig_ignored(a, p->comm))
+	if (!vig_ignored(a, p->comm, p->uid))
 		vig_emit_process(a, VIG_AGENT_EXIT, p, vig_time_now(), vig_agent_exit_code(kernel_code),
 				 now_boot - p->start_ns, "fallback");
 	vig_proctable_remove(a->procs, pid);

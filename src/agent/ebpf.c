@@ -65,6 +65,8 @@ struct vig_obj {
 	struct bpf_object_skeleton *skel; /* its skeleton: loading it maps .bss for reader_idle */
 	struct bpf_map *events;
 	struct bpf_map *drops;
+	struct bpf_map *ignore_comm;
+	struct bpf_map *ignore_uid;
 	size_t ring_bytes;
 	size_t first_status;     /* index of its first program in the health state */
 	size_t n_status;
@@ -256,6 +258,25 @@ static struct bpf_link *vig_attach(struct bpf_program *prog, struct vig_agent_pr
 	return link;
 }
 
+/* Fills an object's ignore lists (--ignore-comm, --ignore-uid) between its load and attach. */
+static enum vig_err vig_fill_ignore(struct vig_agent_ebpf *e, struct vig_obj *o, char *errbuf)
+{
+	const struct vig_agent_config *cfg = vig_agent_config(e->agent);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < cfg->n_ignore; i++) {
+		char comm[VIG_ABI_COMM_LEN] = "";
+
+		strncpy(comm, cfg->ignore_comm[i], sizeof(comm) - 1);
+		if (bpf_map_update_elem(bpf_map__fd(o->ignore_comm), comm, &one, BPF_ANY) != 0)
+			return vig_errf(errbuf, VIG_EIO, "%s ignore list: %s", o->name, strerror(errno));
+	}
+	for (size_t i = 0; i < cfg->n_ignore_uid; i++)
+		if (bpf_map_update_elem(bpf_map__fd(o->ignore_uid), &cfg->ignore_uid[i], &one, BPF_ANY) != 0)
+			return vig_errf(errbuf, VIG_EIO, "%s ignore list: %s", o->name, strerror(errno));
+	return VIG_OK;
+}
+
 /* Records the programs of an opened object in the health state and switches off those whose
  * hook the kernel lacks (or that this architecture cannot map); needs e->vmlinux. */
 static void vig_obj_prepare(struct vig_agent_ebpf *e, struct vig_obj *o, bool sys_ok)
@@ -298,6 +319,8 @@ static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, struct vig_obj *o, ch
 					 vig_libbpf_last);
 		return vig_errf(errbuf, VIG_EIO, "%s probes failed to load: %s", o->name, strerror(-err));
 	}
+	if (vig_fill_ignore(e, o, errbuf) != VIG_OK)
+		return VIG_EIO; /* attaching would report what the administrator asked to leave out */
 	bpf_object__for_each_program(prog, o->obj) {
 		struct vig_agent_prog_status *s = i < o->n_status ? &st[i] : NULL;
 		struct bpf_link *link;
@@ -341,27 +364,38 @@ static enum vig_err vig_ring_add(struct vig_agent_ebpf *e, struct vig_obj *o, ch
 	return VIG_OK;
 }
 
-static void vig_set_prefixes(struct vig_file_bpf *s, const struct vig_agent_config *cfg)
+/* Writes the n paths of list as kernel prefixes (each ending in '/') into out; their count. */
+static uint32_t vig_put_prefixes(char (*out)[VIG_ABI_PREFIX_LEN], const char *const *list, size_t n,
+				 const char *what)
 {
-	uint32_t n = 0;
+	uint32_t k = 0;
 
-	for (size_t i = 0; i < cfg->n_watch && n < VIG_ABI_MAX_PREFIXES; i++) {
-		size_t l = strlen(cfg->watch[i]);
+	for (size_t i = 0; i < n && k < VIG_ABI_MAX_PREFIXES; i++) {
+		size_t l = strlen(list[i]);
 
-		while (l > 1 && cfg->watch[i][l - 1] == '/')
+		while (l > 1 && list[i][l - 1] == '/')
 			l--;
 		if (l + 2 > VIG_ABI_PREFIX_LEN) {
-			vig_warn("agent", "watch path too long for the kernel filter, skipped", "path=\"%s\"",
-				 cfg->watch[i]);
+			vig_warn("agent", "path too long for the kernel filter, skipped", "option=%s path=\"%s\"",
+				 what, list[i]);
 			continue;
 		}
-		memcpy((char *)s->rodata->prefixes[n], cfg->watch[i], l);
-		((char *)s->rodata->prefixes[n])[l] = '/';
-		((char *)s->rodata->prefixes[n])[l + 1] = 0;
-		n++;
+		memcpy(out[k], list[i], l);
+		out[k][l] = '/';
+		out[k][l + 1] = 0;
+		k++;
 	}
-	s->rodata->n_prefixes = n;
+	return k;
 }
+
+static void vig_set_prefixes(struct vig_file_bpf *s, const struct vig_agent_config *cfg)
+{
+	s->rodata->n_prefixes = vig_put_prefixes((char (*)[VIG_ABI_PREFIX_LEN])s->rodata->prefixes, cfg->watch,
+						 cfg->n_watch, "watch");
+	s->rodata->n_ignore_prefixes = vig_put_prefixes((char (*)[VIG_ABI_PREFIX_LEN])s->rodata->ignore_prefixes,
+							cfg->ignore_path, cfg->n_ignore_path, "ignore-path");
+}
+
 
 /* File rate limit settings from the configuration (see file.bpf.c). */
 static void vig_set_rate(struct vig_file_bpf *s, const struct vig_agent_config *cfg)
@@ -387,19 +421,30 @@ static uint64_t vig_wake_bytes(const struct vig_agent_ebpf *e, size_t ring_bytes
 /* Records an opened skeleton's object and maps in slot i and writes the settings every object
  * shares (its rodata, frozen at load). */
 static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object_skeleton *skel, struct bpf_object *obj,
-			 struct bpf_map *events, struct bpf_map *drops, __u32 *agent_tgid, __u64 *wake_bytes)
+			 struct bpf_map *const maps[4], __u32 *const rodata[3], __u64 *wake_bytes)
 {
-	e->objs[i].skel = skel;
-	e->objs[i].obj = obj;
-	e->objs[i].events = events;
-	e->objs[i].drops = drops;
-	*agent_tgid = (uint32_t)getpid();
-	*wake_bytes = vig_wake_bytes(e, e->objs[i].ring_bytes);
+	const struct vig_agent_config *cfg = vig_agent_config(e->agent);
+	struct vig_obj *o = &e->objs[i];
+
+	o->skel = skel;
+	o->obj = obj;
+	o->events = maps[0];
+	o->drops = maps[1];
+	o->ignore_comm = maps[2];
+	o->ignore_uid = maps[3];
+	*rodata[0] = (uint32_t)getpid();
+	*rodata[1] = (uint32_t)cfg->n_ignore;
+	*rodata[2] = (uint32_t)cfg->n_ignore_uid;
+	*wake_bytes = vig_wake_bytes(e, o->ring_bytes);
 }
 
+/* The maps and settings every object shares (common.bpf.h), by name in each skeleton. */
 #define VIG_OBJ_BIND(e, i, skel)                                                                   \
-	vig_obj_bind(e, i, (skel)->skeleton, (skel)->obj, (skel)->maps.events, (skel)->maps.drops,         \
-		     &(skel)->rodata->agent_tgid,                                                          \
+	vig_obj_bind(e, i, (skel)->skeleton, (skel)->obj,                                          \
+		     (struct bpf_map *const[4]){ (skel)->maps.events, (skel)->maps.drops,              \
+						 (skel)->maps.ignore_comm, (skel)->maps.ignore_uid },      \
+		     (__u32 *const[3]){ &(skel)->rodata->agent_tgid, &(skel)->rodata->n_ignore_comm,    \
+					&(skel)->rodata->n_ignore_uid },                                 \
 		     &(skel)->rodata->wake_bytes)
 
 /* Opens and configures every sensor object the configuration asks for; an object that fails to

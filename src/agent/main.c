@@ -59,7 +59,9 @@ static void vig_usage(FILE *out)
 		"  --journal-dir DIR      read the journal files in DIR instead of the local journal\n"
 		"  --no-sensors           forward logs only (no process, file or network sensors)\n"
 		"  --watch PATH           file sensor path prefix (repeatable, at most %d)\n"
-		"  --ignore-comm NAME     drop events of processes with this comm (repeatable)\n"
+		"  --ignore-comm NAME     drop events of processes with this comm (repeatable, in the kernel)\n"
+		"  --ignore-uid UID       drop events of processes with this real uid (repeatable, in the kernel)\n"
+		"  --ignore-path PATH     no file events under PATH, inside the watched ones (repeatable)\n"
 		"  --no-ebpf              use the fallback sensors (proc connector, inotify, /proc/net)\n"
 		"  --health-interval SEC  seconds between health events (default 60)\n"
 		"  --file-rate N          file events per second per process, 0 = no limit (default 2000)\n"
@@ -126,7 +128,8 @@ static int vig_parse_fim_opt(int c, const char *arg, struct vig_fim_config *fim)
 }
 
 /* Sensor cost options (codes above the letters). */
-enum { VIG_OPT_FILE_RATE = 1000, VIG_OPT_FILE_BURST, VIG_OPT_UDP_WINDOW, VIG_OPT_BATCH_MS };
+enum { VIG_OPT_FILE_RATE = 1000, VIG_OPT_FILE_BURST, VIG_OPT_UDP_WINDOW, VIG_OPT_BATCH_MS, VIG_OPT_IGNORE_UID,
+       VIG_OPT_IGNORE_PATH };
 
 /* Parses a sensor cost option into cfg; returns -1 to go on, else the exit status. A 0 given
  * for --file-rate or --batch-ms turns the feature off (stored as -1: 0 means the default). */
@@ -181,6 +184,8 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 		{ "file-burst", required_argument, NULL, VIG_OPT_FILE_BURST },
 		{ "udp-window", required_argument, NULL, VIG_OPT_UDP_WINDOW },
 		{ "batch-ms", required_argument, NULL, VIG_OPT_BATCH_MS },
+		{ "ignore-uid", required_argument, NULL, VIG_OPT_IGNORE_UID },
+		{ "ignore-path", required_argument, NULL, VIG_OPT_IGNORE_PATH },
 		{ NULL, 0, NULL, 0 },
 	};
 	char errbuf[VIG_ERRBUF_SIZE];
@@ -240,7 +245,30 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 				fprintf(stderr, "vigil-agent: too many --ignore-comm\n");
 				return 2;
 			}
+			if (strlen(optarg) >= VIG_ABI_COMM_LEN) {
+				fprintf(stderr, "vigil-agent: --ignore-comm takes a comm of at most %d bytes\n",
+					VIG_ABI_COMM_LEN - 1);
+				return 2;
+			}
 			o->cfg.ignore_comm[o->cfg.n_ignore++] = optarg;
+			break;
+		case VIG_OPT_IGNORE_UID:
+			if (o->cfg.n_ignore_uid == VIG_AGENT_MAX_IGNORE || !vig_parse_i64(optarg, strlen(optarg), &v) ||
+			    v < 0 || v >= (int64_t)UINT32_MAX) {
+				fprintf(stderr, "vigil-agent: --ignore-uid takes a uid, at most %d times\n",
+					VIG_AGENT_MAX_IGNORE);
+				return 2;
+			}
+			o->cfg.ignore_uid[o->cfg.n_ignore_uid++] = (uint32_t)v;
+			break;
+		case VIG_OPT_IGNORE_PATH:
+			if (o->cfg.n_ignore_path == VIG_AGENT_MAX_WATCH || optarg[0] != '/' ||
+			    strlen(optarg) + 2 > VIG_ABI_PREFIX_LEN) {
+				fprintf(stderr, "vigil-agent: --ignore-path takes an absolute path of at most %d bytes, "
+					"at most %d times\n", VIG_ABI_PREFIX_LEN - 2, VIG_AGENT_MAX_WATCH);
+				return 2;
+			}
+			o->cfg.ignore_path[o->cfg.n_ignore_path++] = optarg;
 			break;
 		case 'H':
 			if (!vig_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 86400) {

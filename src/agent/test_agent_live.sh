@@ -170,6 +170,34 @@ check "connect 5-tuple" "$OUT" ".event.action == \"connection_attempted\" and .d
 check "accept 5-tuple and listener attribution" "$OUT" ".event.action == \"connection_accepted\" and .destination.port == $PORT and .source.port == ${CPORT:-0} and .network.direction == \"ingress\" and (.process.name | startswith(\"python\"))"
 check "final health event counts events" "$OUT" ".event.dataset == \"vigil.agent.health\" and .vigil.agent.events > 10 and .vigil.agent.bad_records == 0"
 
+# ---------------------------------------------------------------- ignore lists (eBPF, in the kernel)
+OUT5="$WORK/ignore.ndjson"
+IGN_COMM=vigign_cp
+cp /bin/cp "$WORK/$IGN_COMM"
+mkdir -p "$WDIR/skipped" "$WDIR/shared" && chmod 1777 "$WDIR/shared"
+if start_agent "$OUT5" --ignore-path "$WDIR/skipped" --ignore-comm "$IGN_COMM" --ignore-uid 4242; then
+	echo kept >"$WDIR/kept.txt"
+	echo skipped >"$WDIR/skipped/inside.txt"
+	"$WORK/$IGN_COMM" /etc/hostname "$WDIR/by_ignored_comm.txt"
+	if command -v setpriv >/dev/null; then
+		setpriv --reuid 4242 --regid 4242 --clear-groups sh -c "echo x >$WDIR/shared/by_uid.txt; echo y >$WDIR/shared/by_uid2.txt"
+	fi
+	sleep 0.5
+	stop_agent
+	check "ignore lists: other files still reported" "$OUT5" ".event.type == \"creation\" and .file.path == \"$WDIR/kept.txt\""
+	IGNORED=("skipped/inside.txt:--ignore-path" "by_ignored_comm.txt:--ignore-comm")
+	command -v setpriv >/dev/null && IGNORED+=("shared/by_uid.txt:--ignore-uid")
+	[ -s "$WDIR/shared/by_uid.txt" ] || command -v setpriv >/dev/null || echo "skip - --ignore-uid (no setpriv)"
+	for what in "${IGNORED[@]}"; do
+		f=${what%%:*}
+		if jq -e -c "select(.file.path == \"$WDIR/$f\")" "$OUT5" | grep -q .; then ko "${what#*:}: $f not reported"; else ok "${what#*:}: $f not reported"; fi
+	done
+	if jq -e -c "select(.process.name == \"$IGN_COMM\")" "$OUT5" | grep -q .; then ko "no event of the ignored comm"; else ok "no event of the ignored comm"; fi
+	check "ignored records are not drops" "$OUT5" '.event.dataset == "vigil.agent.health" and ([.vigil.agent.drops[]] | add) == 0'
+else
+	ko "agent starts with ignore lists"
+fi
+
 # ---------------------------------------------------------------- misc sensor (eBPF)
 OUT3="$WORK/misc.ndjson"
 start_agent "$OUT3" || ko "agent restarts for the misc checks"

@@ -27,6 +27,25 @@ const volatile __u64 wake_bytes = 0;
  * .bss): only then does the first record into an empty ring wake it. */
 __u32 reader_idle = 0;
 
+/* Ignore lists (--ignore-comm, --ignore-uid), filled by user space between load and attach;
+ * the counts (rodata) let the programs skip the lookups when a list is empty. */
+const volatile __u32 n_ignore_comm = 0;
+const volatile __u32 n_ignore_uid = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIG_ABI_MAX_IGNORE);
+	__type(key, char[VIG_ABI_COMM_LEN]);
+	__type(value, __u8);
+} ignore_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIG_ABI_MAX_IGNORE);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignore_uid SEC(".maps");
+
 /* Ring buffer of records; user space sizes it before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -85,6 +104,26 @@ static __always_inline void *vig_reserve(__u64 size, __u32 slot)
 	if (!p)
 		vig_count_drop(slot);
 	return p;
+}
+
+/* True when the current task's records are not wanted: its real uid or its comm is on an
+ * ignore list. Checked before any ring space is taken, so ignored activity costs a lookup. */
+static __always_inline bool vig_task_ignored(void)
+{
+	if (n_ignore_uid) {
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
+
+		if (bpf_map_lookup_elem(&ignore_uid, &uid))
+			return true;
+	}
+	if (n_ignore_comm) {
+		char comm[VIG_ABI_COMM_LEN] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (bpf_map_lookup_elem(&ignore_comm, comm))
+			return true;
+	}
+	return false;
 }
 
 static __always_inline void vig_fill_hdr(struct vig_abi_hdr *h, __u32 type, __u32 size,

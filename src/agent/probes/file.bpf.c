@@ -4,8 +4,9 @@
  * in-kernel prefix filter) and sys_exit_* events (result; see sys.bpf.h for how they are
  * attached). Only successful calls are reported.
  *
- * Filtering: an absolute path must start with one of prefixes[] (each ends with '/'); for a
- * rename either path may match. A relative path cannot be judged here, so it passes with
+ * Filtering: an absolute path must start with one of prefixes[] (each ends with '/') and with
+ * none of ignore_prefixes[] (--ignore-path); for a rename either path may match. Processes on
+ * the ignore lists (common.bpf.h) are left at sys_enter. A relative path cannot be judged here, so it passes with
  * VIG_ABI_F_REL_PATH when pass_relative is set and user space resolves and filters it.
  * Opens are reported once per (process, inode) ("first write"), remembered in an LRU map.
  * "Created" is a heuristic: O_CREAT and the opened inode's atime equals its ctime, which holds
@@ -36,6 +37,9 @@
 
 const volatile char prefixes[VIG_ABI_MAX_PREFIXES][VIG_ABI_PREFIX_LEN] = {};
 const volatile __u32 n_prefixes = 0;
+/* --ignore-path: prefixes (each ending in '/') under which nothing is reported */
+const volatile char ignore_prefixes[VIG_ABI_MAX_PREFIXES][VIG_ABI_PREFIX_LEN] = {};
+const volatile __u32 n_ignore_prefixes = 0;
 const volatile __u8 pass_relative = 1;
 const volatile __u64 rate_interval_ns = 0; /* 1e9 / records per second; 0: no limit */
 const volatile __u64 rate_burst = 1;       /* records a process may send back to back */
@@ -136,16 +140,17 @@ static __always_inline int vig_rate_allow(__u32 tgid, const char *comm)
 	return ok;
 }
 
-/* True when path (absolute) starts with a configured prefix. */
-static __always_inline int vig_prefix_match(const char *path)
+/* True when path (absolute) starts with one of the first n prefixes of list. */
+static __always_inline int vig_prefix_match(const volatile char (*list)[VIG_ABI_PREFIX_LEN], __u32 n,
+					    const char *path)
 {
 	for (__u32 i = 0; i < VIG_ABI_MAX_PREFIXES; i++) {
 		int ok = 1;
 
-		if (i >= n_prefixes)
+		if (i >= n)
 			break;
 		for (__u32 j = 0; j < VIG_ABI_PREFIX_LEN; j++) {
-			char c = prefixes[i][j];
+			char c = list[i][j];
 
 			if (c == 0)
 				break;
@@ -177,7 +182,8 @@ static __always_inline int vig_read_path(char *dst, __u64 uptr, struct vig_abi_f
 		f->hdr.flags |= VIG_ABI_F_REL_PATH;
 		return 1;
 	}
-	return vig_prefix_match(dst);
+	return vig_prefix_match(prefixes, n_prefixes, dst) &&
+	       !(n_ignore_prefixes && vig_prefix_match(ignore_prefixes, n_ignore_prefixes, dst));
 }
 
 SEC("tp/syscalls/sys_enter_openat") /* and every other followed call: see vig_sys_names */
@@ -194,7 +200,7 @@ int vig_file_enter(struct vig_sys_enter_ctx *ctx)
 	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == agent_tgid)
+	if ((id >> 32) == agent_tgid || vig_task_ignored())
 		return 0;
 	f = bpf_map_lookup_elem(&scratch, &zero);
 	if (!f)

@@ -75,7 +75,7 @@ int vig_misc_enter(struct vig_sys_enter_ctx *ctx)
 	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == agent_tgid)
+	if ((id >> 32) == agent_tgid || vig_task_ignored())
 		return 0;
 	m = bpf_map_lookup_elem(&scratch, &zero);
 	if (!m)

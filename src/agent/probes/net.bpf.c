@@ -39,6 +39,8 @@ struct vig_listener {
 	__u32 tgid;
 	__u32 uid;
 	char comm[VIG_ABI_COMM_LEN];
+	__u32 ignored; /* the process is on an ignore list: its connection's events are not sent */
+	__u32 pad;
 };
 
 /* Local port -> listening process, for attributing accepted connections. */
@@ -89,6 +91,7 @@ int BPF_PROG(vig_sock_state, const struct sock *sk, const int oldstate, const in
 		struct vig_listener c = { .tgid = id >> 32, .uid = (__u32)bpf_get_current_uid_gid() };
 
 		bpf_get_current_comm(c.comm, sizeof(c.comm));
+		c.ignored = vig_task_ignored();
 		bpf_map_update_elem(&connecting, &skey, &c, BPF_ANY);
 		return 0;
 	} else if (oldstate == VIG_TCP_SYN_SENT && (newstate == VIG_TCP_ESTABLISHED || newstate == VIG_TCP_CLOSE)) {
@@ -97,12 +100,29 @@ int BPF_PROG(vig_sock_state, const struct sock *sk, const int oldstate, const in
 			flags = VIG_ABI_F_FAILED;
 	} else if (oldstate == VIG_TCP_CLOSE && newstate == VIG_TCP_LISTEN) {
 		op = VIG_ABI_NET_LISTEN;
+		if (vig_task_ignored()) { /* remembered, so that its accepts are ignored too */
+			struct vig_listener nl = { .tgid = id >> 32, .ignored = 1 };
+
+			bpf_map_update_elem(&listeners, &port, &nl, BPF_ANY);
+			return 0;
+		}
 	} else if (oldstate == VIG_TCP_SYN_RECV && newstate == VIG_TCP_ESTABLISHED) {
 		op = VIG_ABI_NET_ACCEPT;
 	} else {
 		if (oldstate == VIG_TCP_LISTEN && newstate == VIG_TCP_CLOSE)
 			bpf_map_delete_elem(&listeners, &port);
 		return 0;
+	}
+	if (op != VIG_ABI_NET_LISTEN) {
+		if (op == VIG_ABI_NET_ACCEPT)
+			l = bpf_map_lookup_elem(&listeners, &port);
+		else
+			l = bpf_map_lookup_elem(&connecting, &skey);
+		if (l && l->ignored) {
+			if (op == VIG_ABI_NET_CONNECT)
+				bpf_map_delete_elem(&connecting, &skey);
+			return 0;
+		}
 	}
 	e = vig_reserve(sizeof(*e), VIG_ABI_DROP_NET);
 	if (!e)
@@ -123,10 +143,6 @@ int BPF_PROG(vig_sock_state, const struct sock *sk, const int oldstate, const in
 		__builtin_memcpy(nl.comm, e->comm, sizeof(nl.comm));
 		bpf_map_update_elem(&listeners, &port, &nl, BPF_ANY);
 	} else {
-		if (op == VIG_ABI_NET_ACCEPT)
-			l = bpf_map_lookup_elem(&listeners, &port);
-		else
-			l = bpf_map_lookup_elem(&connecting, &skey);
 		if (l) {
 			e->hdr.pid = l->tgid;
 			e->hdr.tid = l->tgid;
@@ -225,7 +241,7 @@ int vig_udp_enter(struct vig_sys_enter_ctx *ctx)
 	if (!op || !VIG_SYS_SUPPORTED)
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == agent_tgid)
+	if ((id >> 32) == agent_tgid || vig_task_ignored())
 		return 0;
 	sk = vig_udp_sock(vig_sys_arg(ctx, 0));
 	if (!sk)

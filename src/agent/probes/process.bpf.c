@@ -159,6 +159,8 @@ int BPF_PROG(vig_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (pid != tgid)
 		return 0; /* a new thread, not a new process */
+	if (vig_task_ignored())
+		return 0; /* current is the parent, whose comm and uid the child has; its exec still goes */
 	e = vig_reserve(sizeof(*e), VIG_ABI_DROP_PROCESS);
 	if (!e)
 		return 0;
