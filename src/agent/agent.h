@@ -40,7 +40,9 @@
 #define VIG_AGENT_FILE_BURST 10000               /* default per-process burst of file records */
 #define VIG_AGENT_UDP_WINDOW_S 60                /* default UDP de-duplication window */
 #define VIG_AGENT_BATCH_MS 50                    /* default longest wait of a batched record */
-#define VIG_AGENT_PROCESS_RING (2u << 20)        /* process ring: ~1,300 execs of short argv */
+#define VIG_AGENT_PROCESS_RING (2u << 20)        /* process rings: ~1,300 execs of short argv */
+#define VIG_AGENT_RING_CPUS 8                    /* default CPUs per ring buffer group */
+#define VIG_AGENT_MIN_RING (256u << 10)          /* smallest ring of a group */
 
 /* ---- process table (proctable.c) ---- */
 
@@ -249,6 +251,7 @@ struct vig_agent_config {
 	int file_burst;      /* records a process may send back to back; 0: VIG_AGENT_FILE_BURST */
 	int udp_window_s;    /* one UDP event per process and peer per window; 0: VIG_AGENT_UDP_WINDOW_S */
 	int batch_ms;        /* longest wait of a record for the reader; 0: VIG_AGENT_BATCH_MS, <0: none */
+	int ring_cpus;       /* CPUs per ring buffer group; 0: VIG_AGENT_RING_CPUS */
 };
 
 struct vig_agent;

@@ -67,7 +67,9 @@ struct vig_obj {
 	struct bpf_map *drops;
 	struct bpf_map *ignore_comm;
 	struct bpf_map *ignore_uid;
-	size_t ring_bytes;
+	size_t ring_bytes;       /* ring memory of the object, split between the CPU groups */
+	size_t group_bytes;      /* the ring of one group (a power of two) */
+	int ring_fds[VIG_ABI_MAX_RING_GROUPS]; /* the rings, in "events" by group; -1 when not made */
 	size_t first_status;     /* index of its first program in the health state */
 	size_t n_status;
 	bool ok;                 /* loaded with at least one program attached */
@@ -86,6 +88,8 @@ struct vig_agent_ebpf {
 	struct btf *vmlinux;
 	int drop_fds[VIG_OBJ__COUNT]; /* "drops" map of each loaded object, -1 when absent */
 	int batch_ms;     /* longest wait of a queued record, 0: wake per record */
+	uint32_t cpus_per_group; /* CPUs sharing one ring of each object */
+	uint32_t n_groups;       /* rings per object */
 	int epfd;         /* edge-triggered epoll of the rings (batch_ms > 0), or -1 */
 	bool pending;     /* the last read found records: more are likely queued without a wake-up */
 	__u32 *idle[VIG_OBJ__COUNT]; /* each loaded object's reader_idle (mmapped .bss), or NULL */
@@ -284,7 +288,7 @@ static void vig_obj_prepare(struct vig_agent_ebpf *e, struct vig_obj *o, bool sy
 	struct bpf_program *prog;
 
 	o->first_status = vig_agent_health(e->agent)->n_progs;
-	bpf_map__set_max_entries(o->events, o->ring_bytes);
+	bpf_map__set_max_entries(o->events, e->n_groups);
 	bpf_object__for_each_program(prog, o->obj) {
 		char why[128] = "";
 		struct vig_agent_prog_status *s = vig_status(e->agent, o->name, bpf_program__name(prog));
@@ -321,6 +325,14 @@ static enum vig_err vig_obj_load(struct vig_agent_ebpf *e, struct vig_obj *o, ch
 	}
 	if (vig_fill_ignore(e, o, errbuf) != VIG_OK)
 		return VIG_EIO; /* attaching would report what the administrator asked to leave out */
+	for (uint32_t g = 0; g < e->n_groups; g++) { /* the rings, before any program can write */
+		char name[16];
+
+		snprintf(name, sizeof(name), "vig_%.6s_%02u", o->name, g & 63u); /* g < 64 */
+		o->ring_fds[g] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, name, 0, 0, (uint32_t)o->group_bytes, NULL);
+		if (o->ring_fds[g] < 0 || bpf_map_update_elem(bpf_map__fd(o->events), &g, &o->ring_fds[g], BPF_ANY) != 0)
+			return vig_errf(errbuf, VIG_EIO, "%s ring %u: %s", o->name, g, strerror(errno));
+	}
 	bpf_object__for_each_program(prog, o->obj) {
 		struct vig_agent_prog_status *s = i < o->n_status ? &st[i] : NULL;
 		struct bpf_link *link;
@@ -350,17 +362,25 @@ static int vig_on_ring(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Maps the ring of a loaded object into the poll set. */
+/* Maps the rings of a loaded object into the read set and the wake-up epoll. */
 static enum vig_err vig_ring_add(struct vig_agent_ebpf *e, struct vig_obj *o, char *errbuf)
 {
-	if (!e->rb) {
-		e->rb = ring_buffer__new(bpf_map__fd(o->events), vig_on_ring, e->agent, NULL);
+	for (uint32_t g = 0; g < e->n_groups; g++) {
+		int fd = o->ring_fds[g];
+
+		if (!e->rb)
+			e->rb = ring_buffer__new(fd, vig_on_ring, e->agent, NULL);
+		else if (ring_buffer__add(e->rb, fd, vig_on_ring, e->agent) != 0)
+			return vig_errf(errbuf, VIG_EIO, "%s ring buffer: %s", o->name, strerror(errno));
 		if (!e->rb)
 			return vig_errf(errbuf, VIG_EIO, "%s ring buffer: %s", o->name, strerror(errno));
-		return VIG_OK;
+		if (e->epfd >= 0) {
+			struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+
+			if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+				return vig_errf(errbuf, VIG_EIO, "%s ring epoll: %s", o->name, strerror(errno));
+		}
 	}
-	if (ring_buffer__add(e->rb, bpf_map__fd(o->events), vig_on_ring, e->agent) != 0)
-		return vig_errf(errbuf, VIG_EIO, "%s ring buffer: %s", o->name, strerror(errno));
 	return VIG_OK;
 }
 
@@ -418,10 +438,26 @@ static uint64_t vig_wake_bytes(const struct vig_agent_ebpf *e, size_t ring_bytes
 	return e->batch_ms > 0 ? ring_bytes / 4 : 0;
 }
 
+/* CPUs per ring group (--ring-cpus) and the number of groups, at most VIG_ABI_MAX_RING_GROUPS
+ * (larger hosts get larger groups). */
+static void vig_ring_groups(struct vig_agent_ebpf *e)
+{
+	int ring_cpus = vig_agent_config(e->agent)->ring_cpus;
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t per = ring_cpus > 0 ? (uint32_t)ring_cpus : VIG_AGENT_RING_CPUS;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	if ((ncpu + per - 1) / per > VIG_ABI_MAX_RING_GROUPS)
+		per = (ncpu + VIG_ABI_MAX_RING_GROUPS - 1) / VIG_ABI_MAX_RING_GROUPS;
+	e->cpus_per_group = per;
+	e->n_groups = ((uint32_t)ncpu + per - 1) / per;
+}
+
 /* Records an opened skeleton's object and maps in slot i and writes the settings every object
  * shares (its rodata, frozen at load). */
 static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object_skeleton *skel, struct bpf_object *obj,
-			 struct bpf_map *const maps[4], __u32 *const rodata[3], __u64 *wake_bytes)
+			 struct bpf_map *const maps[4], __u32 *const rodata[4], __u64 *wake_bytes)
 {
 	const struct vig_agent_config *cfg = vig_agent_config(e->agent);
 	struct vig_obj *o = &e->objs[i];
@@ -435,7 +471,11 @@ static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object_skel
 	*rodata[0] = (uint32_t)getpid();
 	*rodata[1] = (uint32_t)cfg->n_ignore;
 	*rodata[2] = (uint32_t)cfg->n_ignore_uid;
-	*wake_bytes = vig_wake_bytes(e, o->ring_bytes);
+	*rodata[3] = e->cpus_per_group;
+	o->group_bytes = VIG_AGENT_MIN_RING;
+	while (o->group_bytes * 2 <= o->ring_bytes / e->n_groups)
+		o->group_bytes *= 2;
+	*wake_bytes = vig_wake_bytes(e, o->group_bytes);
 }
 
 /* The maps and settings every object shares (common.bpf.h), by name in each skeleton. */
@@ -443,8 +483,8 @@ static void vig_obj_bind(struct vig_agent_ebpf *e, int i, struct bpf_object_skel
 	vig_obj_bind(e, i, (skel)->skeleton, (skel)->obj,                                          \
 		     (struct bpf_map *const[4]){ (skel)->maps.events, (skel)->maps.drops,              \
 						 (skel)->maps.ignore_comm, (skel)->maps.ignore_uid },      \
-		     (__u32 *const[3]){ &(skel)->rodata->agent_tgid, &(skel)->rodata->n_ignore_comm,    \
-					&(skel)->rodata->n_ignore_uid },                                 \
+		     (__u32 *const[4]){ &(skel)->rodata->agent_tgid, &(skel)->rodata->n_ignore_comm,    \
+					&(skel)->rodata->n_ignore_uid, &(skel)->rodata->cpus_per_group },  \
 		     &(skel)->rodata->wake_bytes)
 
 /* Opens and configures every sensor object the configuration asks for; an object that fails to
@@ -458,6 +498,9 @@ static void vig_open_objects(struct vig_agent_ebpf *e)
 	o[VIG_OBJ_NET] = (struct vig_obj){ .name = "net", .ring_bytes = 1 << 20 };
 	o[VIG_OBJ_FILE] = (struct vig_obj){ .name = "file", .ring_bytes = 1 << 20 };
 	o[VIG_OBJ_MISC] = (struct vig_obj){ .name = "misc", .ring_bytes = 1 << 20 };
+	for (int i = 0; i < VIG_OBJ__COUNT; i++)
+		for (int g = 0; g < VIG_ABI_MAX_RING_GROUPS; g++)
+			o[i].ring_fds[g] = -1;
 	e->process = vig_process_bpf__open();
 	if (e->process)
 		VIG_OBJ_BIND(e, VIG_OBJ_PROCESS, e->process);
@@ -541,8 +584,11 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 	*out = NULL;
 	if (!e)
 		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	for (int i = 0; i < VIG_OBJ__COUNT; i++)
+	for (int i = 0; i < VIG_OBJ__COUNT; i++) {
 		e->drop_fds[i] = -1;
+		for (int g = 0; g < VIG_ABI_MAX_RING_GROUPS; g++)
+			e->objs[i].ring_fds[g] = -1;
+	}
 	e->agent = a;
 	e->tracefs = -1;
 	e->epfd = -1;
@@ -559,6 +605,7 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 #else
 	sys_ok = false;
 #endif
+	vig_ring_groups(e);
 	vig_open_objects(e);
 	if (!e->process) {
 		err = vig_errf(errbuf, VIG_EIO, "cannot open process probes: %s", strerror(errno));
@@ -596,14 +643,6 @@ enum vig_err vig_agent_ebpf_start(struct vig_agent *a, struct vig_agent_ebpf **o
 			continue;
 		}
 		e->drop_fds[i] = bpf_map__fd(o->drops);
-		if (e->epfd >= 0) {
-			struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = (uint32_t)i };
-
-			if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, bpf_map__fd(o->events), &ev) != 0) {
-				err = vig_errf(errbuf, VIG_EIO, "%s ring epoll: %s", o->name, strerror(errno));
-				goto out_stop;
-			}
-		}
 	}
 	/* .bss is mmapped at load: the skeletons' pointers are valid from here on */
 	e->idle[VIG_OBJ_PROCESS] = &e->process->bss->reader_idle;
@@ -743,6 +782,10 @@ void vig_agent_ebpf_stop(struct vig_agent_ebpf *e)
 	e->rb = NULL;
 	if (e->epfd >= 0)
 		close(e->epfd);
+	for (int i = 0; i < VIG_OBJ__COUNT; i++)
+		for (int g = 0; g < VIG_ABI_MAX_RING_GROUPS; g++)
+			if (e->objs[i].ring_fds[g] >= 0)
+				close(e->objs[i].ring_fds[g]);
 	for (size_t i = 0; i < e->n_links; i++)
 		bpf_link__destroy(e->links[i]);
 	e->n_links = 0;

@@ -68,6 +68,7 @@ static void vig_usage(FILE *out)
 		"  --file-burst N         file events a process may send back to back (default 10000)\n"
 		"  --udp-window SEC       one UDP event per process, op and peer per window (default 60)\n"
 		"  --batch-ms MS          longest wait of a kernel record for the reader, 0 = none (default 50)\n"
+		"  --ring-cpus N          CPUs that share one ring buffer of each sensor (default 8)\n"
 		"  --no-fim               no file-integrity monitoring\n"
 		"  --fim-path PATH        FIM file, directory or glob (repeatable; default: critical files)\n"
 		"  --fim-exclude PATTERN  leave out this path or glob, or names matching PATTERN (repeatable)\n"
@@ -128,8 +129,8 @@ static int vig_parse_fim_opt(int c, const char *arg, struct vig_fim_config *fim)
 }
 
 /* Sensor cost options (codes above the letters). */
-enum { VIG_OPT_FILE_RATE = 1000, VIG_OPT_FILE_BURST, VIG_OPT_UDP_WINDOW, VIG_OPT_BATCH_MS, VIG_OPT_IGNORE_UID,
-       VIG_OPT_IGNORE_PATH };
+enum { VIG_OPT_FILE_RATE = 1000, VIG_OPT_FILE_BURST, VIG_OPT_UDP_WINDOW, VIG_OPT_BATCH_MS, VIG_OPT_RING_CPUS,
+       VIG_OPT_IGNORE_UID, VIG_OPT_IGNORE_PATH };
 
 /* Parses a sensor cost option into cfg; returns -1 to go on, else the exit status. A 0 given
  * for --file-rate or --batch-ms turns the feature off (stored as -1: 0 means the default). */
@@ -138,6 +139,7 @@ static int vig_parse_sensor_opt(int c, const char *arg, struct vig_agent_config 
 	static const struct { int code; const char *name; int64_t min, max; } lim[] = {
 		{ VIG_OPT_FILE_RATE, "file-rate", 0, 1000000 }, { VIG_OPT_FILE_BURST, "file-burst", 1, 10000000 },
 		{ VIG_OPT_UDP_WINDOW, "udp-window", 1, 86400 }, { VIG_OPT_BATCH_MS, "batch-ms", 0, 1000 },
+		{ VIG_OPT_RING_CPUS, "ring-cpus", 1, 4096 },
 	};
 	int64_t v = 0;
 
@@ -156,6 +158,8 @@ static int vig_parse_sensor_opt(int c, const char *arg, struct vig_agent_config 
 		cfg->file_burst = (int)v;
 	else if (c == VIG_OPT_UDP_WINDOW)
 		cfg->udp_window_s = (int)v;
+	else if (c == VIG_OPT_RING_CPUS)
+		cfg->ring_cpus = (int)v;
 	else
 		cfg->batch_ms = v ? (int)v : -1;
 	return -1;
@@ -184,6 +188,7 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 		{ "file-burst", required_argument, NULL, VIG_OPT_FILE_BURST },
 		{ "udp-window", required_argument, NULL, VIG_OPT_UDP_WINDOW },
 		{ "batch-ms", required_argument, NULL, VIG_OPT_BATCH_MS },
+		{ "ring-cpus", required_argument, NULL, VIG_OPT_RING_CPUS },
 		{ "ignore-uid", required_argument, NULL, VIG_OPT_IGNORE_UID },
 		{ "ignore-path", required_argument, NULL, VIG_OPT_IGNORE_PATH },
 		{ NULL, 0, NULL, 0 },
@@ -303,6 +308,7 @@ static int vig_parse_opts(int argc, char **argv, struct vig_opts *o)
 			break;
 		}
 		case VIG_OPT_FILE_RATE: case VIG_OPT_FILE_BURST: case VIG_OPT_UDP_WINDOW: case VIG_OPT_BATCH_MS:
+		case VIG_OPT_RING_CPUS:
 			if (vig_parse_sensor_opt(c, optarg, &o->cfg) >= 0)
 				return 2;
 			break;

@@ -198,6 +198,22 @@ else
 	ko "agent starts with ignore lists"
 fi
 
+# ---------------------------------------------------------------- a ring per CPU (--ring-cpus 1)
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	OUT6="$WORK/groups.ndjson"
+	if start_agent "$OUT6" --ring-cpus 1; then
+		taskset -c 0 bash -c "exec -a ${TAG}_cpu0 true"
+		taskset -c 1 bash -c "exec -a ${TAG}_cpu1 true"
+		stop_agent
+		check "ring of CPU 0's group delivers" "$OUT6" ".event.action == \"exec\" and .process.args[0]? == \"${TAG}_cpu0\""
+		check "ring of CPU 1's group delivers" "$OUT6" ".event.action == \"exec\" and .process.args[0]? == \"${TAG}_cpu1\""
+	else
+		ko "agent starts with --ring-cpus 1"
+	fi
+else
+	echo "skip - rings per CPU group (one CPU or no taskset)"
+fi
+
 # ---------------------------------------------------------------- misc sensor (eBPF)
 OUT3="$WORK/misc.ndjson"
 start_agent "$OUT3" || ko "agent restarts for the misc checks"

@@ -46,11 +46,32 @@ struct {
 	__type(value, __u8);
 } ignore_uid SEC(".maps");
 
-/* Ring buffer of records; user space sizes it before load. */
-struct {
+/* Ring buffers of records, one per group of cpus_per_group CPUs, so that CPUs of one group
+ * contend only with each other for a ring's lock: "events" holds them, and user space creates
+ * and sizes the rings and puts them in before attaching (ebpf.c). The template only gives the
+ * inner maps their type. */
+const volatile __u32 cpus_per_group = 1;
+
+struct vig_ring_map {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 16);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIG_ABI_MAX_RING_GROUPS);
+	__type(key, __u32);
+	__array(values, struct vig_ring_map);
 } events SEC(".maps");
+
+/* The ring of the current CPU's group, or NULL (not set up: counted as a drop by callers).
+ * Programs cannot migrate while they run, so two calls in one program give the same ring. */
+static __always_inline void *vig_ring(void)
+{
+	__u32 g = bpf_get_smp_processor_id() / (cpus_per_group ? cpus_per_group : 1);
+
+	return bpf_map_lookup_elem(&events, &g);
+}
 
 /* Per-CPU count of records lost to a full ring buffer, by enum vig_abi_drop. */
 struct {
@@ -72,13 +93,13 @@ static __always_inline void vig_count_drop(__u32 slot)
  * in the ring yet): wake the reader for the first record into an empty ring while it is idle,
  * and once wake_bytes are waiting; otherwise it reads within its batch interval anyway. A race
  * with the reader going idle can cost one record the reader's idle timeout. */
-static __always_inline __u64 vig_wake_flags(__u64 self)
+static __always_inline __u64 vig_wake_flags(void *rb, __u64 self)
 {
 	__u64 avail;
 
 	if (!wake_bytes)
 		return 0;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
 	return (avail <= self && reader_idle) || avail >= wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
@@ -86,20 +107,26 @@ static __always_inline __u64 vig_wake_flags(__u64 self)
  * plus an 8-byte header, rounded up to 8. */
 static __always_inline void vig_submit(void *p)
 {
-	bpf_ringbuf_submit(p, vig_wake_flags((((struct vig_abi_hdr *)p)->size + 15) & ~7ull));
+	void *rb = vig_ring(); /* the ring vig_reserve() took p from: same CPU */
+	__u64 flags = rb ? vig_wake_flags(rb, (((struct vig_abi_hdr *)p)->size + 15) & ~7ull) : 0;
+
+	bpf_ringbuf_submit(p, flags);
 }
 
 /* Copies size bytes of a record from p into the ring, or counts a drop in slot. */
 static __always_inline void vig_output(void *p, __u64 size, __u32 slot)
 {
-	if (bpf_ringbuf_output(&events, p, size, vig_wake_flags(0)))
+	void *rb = vig_ring();
+
+	if (!rb || bpf_ringbuf_output(rb, p, size, vig_wake_flags(rb, 0)))
 		vig_count_drop(slot);
 }
 
 /* Reserves a record of size bytes or counts a drop in slot. */
 static __always_inline void *vig_reserve(__u64 size, __u32 slot)
 {
-	void *p = bpf_ringbuf_reserve(&events, size, 0);
+	void *rb = vig_ring();
+	void *p = rb ? bpf_ringbuf_reserve(rb, size, 0) : NULL;
 
 	if (!p)
 		vig_count_drop(slot);

@@ -24,6 +24,7 @@
 #define VIG_ABI_MAX_PREFIXES 8   /* watched path prefixes for the file sensor */
 #define VIG_ABI_PREFIX_LEN 64    /* bytes of one prefix (NUL included) */
 #define VIG_ABI_MAX_IGNORE 32    /* entries of each in-kernel ignore list (comm, uid) */
+#define VIG_ABI_MAX_RING_GROUPS 64 /* rings per object, one per group of CPUs */
 
 /* Record types (vig_abi_hdr.type). */
 enum vig_abi_type {
