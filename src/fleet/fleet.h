@@ -193,6 +193,9 @@ enum vig_err vig_fleet_agent_get(struct vig_fleet *f, const struct vig_principal
 /* Counts every tenant's agents by status at now (for metrics). */
 enum vig_err vig_fleet_agent_counts(struct vig_fleet *f, int64_t now, int64_t *online,
 				    int64_t *offline, int64_t *revoked);
+/* Sums, over every agent not revoked, counter names[i] of its last heartbeat into out[i] (for
+ * metrics: each agent's counts restart with it, so the sums are gauges). */
+enum vig_err vig_fleet_counter_sums(struct vig_fleet *f, const char *const *names, size_t n, int64_t *out);
 /* Revokes an agent (agents:write, visible): its certificate is refused from then on. *tenant
  * (VIG_NAME_MAX, may be NULL) gets its tenant. Revoking twice is VIG_OK. */
 enum vig_err vig_fleet_agent_revoke(struct vig_fleet *f, const struct vig_principal *actor,

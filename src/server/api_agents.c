@@ -186,6 +186,19 @@ void vig_agents_metrics(struct vig_server *srv, struct vig_buf *b)
 
 	if (!h)
 		return;
+	static const char *const drops[] = { "drops_process", "drops_network", "drops_file", "drops_misc",
+					     "drops_file_rate_limited" };
+	int64_t sums[VIG_ARRAY_LEN(drops)];
+
+	if (vig_fleet_counter_sums(srv->fleet, drops, VIG_ARRAY_LEN(drops), sums) == VIG_OK) {
+		vig_buf_printf(b, "# HELP vigil_agents_sensor_drops Kernel records the agents' sensors lost (ring"
+				  " full) or refused (file rate limit), by category: the sum of each active agent's"
+				  " last heartbeat (an agent's count restarts with it).\n"
+				  "# TYPE vigil_agents_sensor_drops gauge\n");
+		for (size_t i = 0; i < VIG_ARRAY_LEN(drops); i++)
+			vig_buf_printf(b, "vigil_agents_sensor_drops{category=\"%s\"} %lld\n", drops[i] + 6,
+				       (long long)sums[i]);
+	}
 	if (vig_fleet_agent_counts(srv->fleet, vig_time_now(), &on, &off, &rev) == VIG_OK)
 		vig_buf_printf(b,
 			       "# HELP vigil_agents Enrolled agents by status.\n"

@@ -247,10 +247,16 @@ class AgentsTest(ServerTestCase):
         r = self.server.request("GET", "/api/v1/agents/%s" % a.agent_id, token=self.tok_a)
         self.assertEqual(r.status, 200, r)
         hb = {"version": "0.1.1", "mode": "fallback", "hostname": "hb-host", "uptime_s": 5,
-              "probes": {"exec": "ok"}, "counters": {"events": 12},
+              "probes": {"exec": "ok"}, "counters": {"events": 12, "drops_file": 7,
+                                                      "drops_file_rate_limited": 3},
               "spool": {"bytes": 0, "batches": 0, "oldest": None}, "isolated": False}
         r = a.request("POST", "/api/v1/agent/heartbeat", hb)
         self.assertEqual(r.status, 200, r)
+        # the drops reach the metrics, by category (other tests' agents may add their own)
+        m = self.server.request("GET", "/metrics").body.decode()
+        self.assertRegex(m, r'vigil_agents_sensor_drops\{category="file"\} ([7-9]|[1-9][0-9]+)\n')
+        self.assertRegex(m, r'vigil_agents_sensor_drops\{category="file_rate_limited"\} ([3-9]|[1-9][0-9]+)\n')
+        self.assertIn('vigil_agents_sensor_drops{category="process"}', m)
         d = r.json()
         self.assertEqual(d["actions_pending"], 0)
         self.assertEqual(d["heartbeat_s"], 30)
