@@ -191,6 +191,12 @@ def main():
                                       post_marker)
         ra = summary("agent", lat_a, miss_a, pa)
         rd = summary("direct", lat_d, miss_d, pd)
+        mem = {}
+        with open("/proc/%d/status" % agent.pid) as fh:  # the enrolled agent's memory (mTLS, spool)
+            for line in fh:
+                if line.startswith(("VmHWM:", "VmRSS:")):
+                    mem[line.split(":")[0]] = int(line.split()[1])
+        print("agent memory: peak_rss_kb=%d rss_kb=%d" % (mem.get("VmHWM", -1), mem.get("VmRSS", -1)))
         if ra and rd:
             print("ratio   agent/direct p50=%.2f p99=%.2f" % (ra["p50"] / rd["p50"], ra["p99"] / rd["p99"]))
         print("# summary")
