@@ -63,6 +63,7 @@ struct vig_proc {
 	uint32_t flags;            /* VIG_PROC_F_* */
 	int64_t start_ns;          /* CLOCK_BOOTTIME start, rounded down to clock ticks */
 	uint64_t cgroup_id;        /* cgroup v2 id, 0 when unknown */
+	char container_id[65];     /* container id from its cgroup's name, "" when none */
 	char entity_id[33];        /* vig_entity_id(host, pid, start_ns) */
 	char comm[VIG_ABI_COMM_LEN]; /* kernel comm */
 	char sha256[65];           /* hex SHA-256 of the image, "" when unknown */
@@ -107,6 +108,13 @@ size_t vig_proctable_ancestry(struct vig_proctable *t, const struct vig_proc *p,
 enum vig_err vig_proc_set_exe(struct vig_proc *p, const char *s, size_t n);
 enum vig_err vig_proc_set_args(struct vig_proc *p, const char *s, size_t n);
 enum vig_err vig_proc_set_cwd(struct vig_proc *p, const char *s, size_t n);
+/* The container id in a cgroup's leaf name into id: 64 hex digits standing alone or between
+ * a '-' or ':' and a '.' ("<id>", "docker-<id>.scope", "cri-containerd-<id>.scope",
+ * "crio-<id>.scope", "libpod-<id>.scope"); false (id = "") when there is none. */
+bool vig_container_id(const char *leaf, size_t len, char id[65]);
+/* The leaf name of the cgroup in /proc/PID/cgroup text: the cgroup v2 line's when it is not
+ * the root, else the pids (then cpuset) controller's; out = "" at a root. */
+void vig_proc_cgroup_leaf(const char *text, char *out, size_t cap);
 /* Copies image, args, cwd, hash, comm and credentials of src into dst (a fork). */
 enum vig_err vig_proc_copy_image(struct vig_proc *dst, const struct vig_proc *src);
 /* Host id used for entity ids. */

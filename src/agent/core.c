@@ -213,6 +213,7 @@ static enum vig_err vig_on_exec(struct vig_agent *a, const struct vig_abi_exec *
 	if (!p)
 		return err;
 	vig_fill_from_task(p, &r->task);
+	vig_container_id(r->cgroup, strnlen(r->cgroup, sizeof(r->cgroup)), p->container_id);
 	p->flags = vig_agent_exec_flags(filename, dname, r->exe_nlink);
 	if (r->hdr.flags & VIG_ABI_F_ARGS_TRUNC)
 		p->flags |= VIG_PROC_F_ARGS_TRUNC;

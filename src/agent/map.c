@@ -189,6 +189,8 @@ static enum vig_err vig_map_proc_fields(struct vig_event *ev, const struct vig_a
 					     p->sha256));
 	VIG_CHECK(vig_set_uid(ev, parent ? VIG_F_PROCESS_PARENT_USER_ID : VIG_F_PROCESS_USER_ID,
 			      parent ? VIG_F_PROCESS_PARENT_USER_NAME : VIG_F_PROCESS_USER_NAME, p->euid));
+	if (!parent && p->container_id[0]) /* the event's process runs in a container */
+		VIG_CHECK(vig_event_set_cstr(ev, VIG_F_CONTAINER_ID, p->container_id));
 	return VIG_OK;
 }
 

@@ -233,6 +233,7 @@ enum vig_err vig_proc_copy_image(struct vig_proc *dst, const struct vig_proc *sr
 	dst->sessionid = src->sessionid;
 	dst->tty_nr = src->tty_nr;
 	dst->cgroup_id = src->cgroup_id;
+	memcpy(dst->container_id, src->container_id, sizeof(dst->container_id));
 	dst->flags = src->flags & ~VIG_PROC_F_SEEDED;
 	return VIG_OK;
 }
@@ -479,7 +480,64 @@ struct vig_proc *vig_proctable_load(struct vig_proctable *t, int32_t pid)
 	vig_read_link(path, buf, sizeof(buf));
 	if (buf[0])
 		vig_proc_set_cwd(p, buf, strlen(buf));
+	snprintf(path, sizeof(path), "%s/%d/cgroup", t->proc_root, pid);
+	if (vig_read_small(path, buf, sizeof(buf)) > 0) {
+		char leaf[VIG_ABI_CGROUP_LEN];
+
+		vig_proc_cgroup_leaf(buf, leaf, sizeof(leaf));
+		vig_container_id(leaf, strlen(leaf), p->container_id);
+	}
 	return p;
+}
+
+static bool vig_hex64(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool vig_container_id(const char *leaf, size_t len, char id[65])
+{
+	id[0] = 0;
+	for (size_t i = 0; i + 64 <= len; i++) {
+		bool start = i == 0 || leaf[i - 1] == '-' || leaf[i - 1] == ':';
+		bool end = i + 64 == len || leaf[i + 64] == '.';
+
+		if (start && end && vig_hex64(leaf + i)) {
+			memcpy(id, leaf + i, 64);
+			id[64] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+void vig_proc_cgroup_leaf(const char *text, char *out, size_t cap)
+{
+	static const char *const pick[] = { "0::", ":pids:", ":cpuset:" };
+
+	out[0] = 0;
+	for (size_t k = 0; k < VIG_ARRAY_LEN(pick); k++) {
+		for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			size_t n = strcspn(line, "\n");
+			const char *at = k == 0 ? (strncmp(line, pick[k], 3) == 0 ? line : NULL) : strstr(line, pick[k]);
+			const char *path, *slash;
+
+			if (!at || (size_t)(at - line) >= n)
+				continue;
+			path = at + strlen(pick[k]);
+			slash = path;
+			for (const char *c = path; c < line + n; c++)
+				if (*c == '/')
+					slash = c + 1;
+			if (slash >= line + n)
+				break; /* the root: try the next hierarchy */
+			snprintf(out, cap, "%.*s", (int)(line + n - slash), slash);
+			return;
+		}
+	}
 }
 
 size_t vig_proctable_seed(struct vig_proctable *t)

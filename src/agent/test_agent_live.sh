@@ -214,6 +214,33 @@ else
 	echo "skip - rings per CPU group (one CPU or no taskset)"
 fi
 
+# ---------------------------------------------------------------- container id from the cgroup
+# A cgroup named as Docker's systemd driver names a container's, in the pids controller (cgroup
+# v1) or the unified hierarchy (v2); a process moved into it execs.
+CID=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+if [ -d /sys/fs/cgroup/pids ]; then CGP=/sys/fs/cgroup/pids/vigtest_$$; else CGP=/sys/fs/cgroup/vigtest_$$; fi
+if mkdir -p "$CGP/docker-$CID.scope" 2>/dev/null; then
+	OUT7="$WORK/container.ndjson"
+	if start_agent "$OUT7"; then
+		bash -c "echo \$\$ >$CGP/docker-$CID.scope/cgroup.procs && exec -a ${TAG}_ctr sleep 0.2"
+		stop_agent
+		check "exec in a container cgroup has container.id" "$OUT7" ".event.action == \"exec\" and .process.args[0]? == \"${TAG}_ctr\" and .container.id == \"$CID\""
+		check "its exit too" "$OUT7" ".event.action == \"exit\" and .process.args[0]? == \"${TAG}_ctr\" and .container.id == \"$CID\""
+		if grep -qE '[0-9a-f]{64}' /proc/self/cgroup; then
+			echo "skip - a host process has no container.id (the test itself runs in a container)"
+		elif jq -e -c "select(.event.action == \"exec\" and .process.args[0]? == \"$TAG\" and .container.id != null)" "$OUT" | grep -q .; then
+			ko "a host process has no container.id"
+		else
+			ok "a host process has no container.id"
+		fi
+	else
+		ko "agent starts for the container check"
+	fi
+	rmdir "$CGP/docker-$CID.scope" "$CGP" 2>/dev/null
+else
+	echo "skip - container id (cannot make a cgroup)"
+fi
+
 # ---------------------------------------------------------------- misc sensor (eBPF)
 OUT3="$WORK/misc.ndjson"
 start_agent "$OUT3" || ko "agent restarts for the misc checks"

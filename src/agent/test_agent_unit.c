@@ -30,6 +30,8 @@ struct capture {
 	size_t n;
 };
 
+#define VIG_TEST_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void capture_emit(void *ctx, const struct vig_event *ev)
 {
 	struct capture *c = ctx;
@@ -119,7 +121,9 @@ static void test_abi_layout(void **state)
 	assert_int_equal(offsetof(struct vig_abi_exec, exe_mtime_ns), 128);
 	assert_int_equal(offsetof(struct vig_abi_exec, filename), 144);
 	assert_int_equal(offsetof(struct vig_abi_exec, cwd), 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN);
-	assert_int_equal(offsetof(struct vig_abi_exec, args), 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN + VIG_ABI_CWD_LEN);
+	assert_int_equal(offsetof(struct vig_abi_exec, cgroup), 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN + VIG_ABI_CWD_LEN);
+	assert_int_equal(offsetof(struct vig_abi_exec, args),
+			 144 + VIG_ABI_PATH_LEN + VIG_ABI_NAME_LEN + VIG_ABI_CWD_LEN + VIG_ABI_CGROUP_LEN);
 	assert_int_equal(offsetof(struct vig_abi_rate, suppressed), 32);
 	assert_int_equal(offsetof(struct vig_abi_bucket, comm), 32);
 	assert_int_equal(offsetof(struct vig_abi_net, saddr), 48);
@@ -189,6 +193,38 @@ static void test_cwd_components(void **state)
 	assert_string_equal(out, "/home/x");
 	/* does not fit: refused, not cut */
 	assert_int_equal(vig_agent_cwd_from_components("abcdefgh\0", 9, out, 8), 0);
+}
+
+static void test_container_id(void **state)
+{
+	static const char id[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	const char *good[] = { id, "docker-" VIG_TEST_ID ".scope", "cri-containerd-" VIG_TEST_ID ".scope",
+			       "crio-" VIG_TEST_ID ".scope", "libpod-" VIG_TEST_ID ".scope", "containerd:" VIG_TEST_ID };
+	const char *bad[] = { "", "user.slice", "session-3.scope", "docker-" VIG_TEST_ID "0.scope",
+			      "x" VIG_TEST_ID, "docker-0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef.scope" };
+	char out[65], leaf[VIG_ABI_CGROUP_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < VIG_ARRAY_LEN(good); i++) {
+		assert_true(vig_container_id(good[i], strlen(good[i]), out));
+		assert_string_equal(out, id);
+	}
+	for (size_t i = 0; i < VIG_ARRAY_LEN(bad); i++) {
+		assert_false(vig_container_id(bad[i], strlen(bad[i]), out));
+		assert_string_equal(out, "");
+	}
+	/* /proc/PID/cgroup: the v2 line when it is not the root, else pids, else cpuset */
+	vig_proc_cgroup_leaf("12:pids:/docker/" VIG_TEST_ID "\n11:cpuset:/docker/" VIG_TEST_ID "\n0::/\n", leaf,
+			     sizeof(leaf));
+	assert_string_equal(leaf, id);
+	vig_proc_cgroup_leaf("0::/system.slice/docker-" VIG_TEST_ID ".scope\n", leaf, sizeof(leaf));
+	assert_string_equal(leaf, "docker-" VIG_TEST_ID ".scope");
+	vig_proc_cgroup_leaf("9:name=systemd:/\n8:pids:/\n3:cpuset:/vig/x\n", leaf, sizeof(leaf));
+	assert_string_equal(leaf, "x");
+	vig_proc_cgroup_leaf("9:name=systemd:/\n8:pids:/\n0::/\n", leaf, sizeof(leaf));
+	assert_string_equal(leaf, "");
+	vig_proc_cgroup_leaf("garbage without newline", leaf, sizeof(leaf));
+	assert_string_equal(leaf, "");
 }
 
 static void test_exec_flags(void **state)
@@ -873,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_args_split_join),
 		cmocka_unit_test(test_cwd_components),
 		cmocka_unit_test(test_exec_flags),
+		cmocka_unit_test(test_container_id),
 		cmocka_unit_test(test_exit_code),
 		cmocka_unit_test(test_table_ancestry),
 		cmocka_unit_test(test_table_reuse_and_bounds),

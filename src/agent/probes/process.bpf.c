@@ -95,6 +95,31 @@ static __always_inline void vig_walk_cwd(struct task_struct *p, struct vig_abi_e
 	e->cwd_len = w.off < VIG_ABI_CWD_LEN ? w.off : VIG_ABI_CWD_LEN;
 }
 
+/* Leaf name of p's cgroup into dst: the default (v2) hierarchy's, or, where p sits at its root
+ * (a cgroup v1 host), the pids controller's (cpuset's on kernels without it). A container
+ * runtime names it after the container ("docker-<id>.scope", "<id>", "cri-containerd-<id>.scope"),
+ * from which user space takes container.id. "" at a root. */
+static __always_inline void vig_cgroup_leaf(struct task_struct *p, char *dst)
+{
+	struct css_set *cs = BPF_CORE_READ(p, cgroups);
+	struct cgroup *cg = BPF_CORE_READ(cs, dfl_cgrp);
+
+	dst[0] = 0;
+	if (!cg || BPF_CORE_READ(cg, level) == 0) {
+		struct cgroup_subsys_state *css = NULL;
+		__u32 id = 0;
+
+		if (bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id))
+			id = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+		bpf_probe_read_kernel(&css, sizeof(css),
+				      (void *)cs + bpf_core_field_offset(struct css_set, subsys) + (id & 15) * sizeof(void *));
+		cg = css ? BPF_CORE_READ(css, cgroup) : NULL;
+		if (!cg || BPF_CORE_READ(cg, level) == 0)
+			return;
+	}
+	bpf_probe_read_kernel_str(dst, VIG_ABI_CGROUP_LEN, BPF_CORE_READ(cg, kn, name));
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -112,6 +137,7 @@ int BPF_PROG(vig_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	vig_fill_task(p, &e->task);
 	e->old_pid = old_pid;
 	vig_walk_cwd(p, e);
+	vig_cgroup_leaf(p, e->cgroup);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	f = BPF_CORE_READ(bprm, file);
 	e->exe_nlink = BPF_CORE_READ(f, f_inode, __i_nlink);

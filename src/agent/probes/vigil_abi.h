@@ -21,6 +21,7 @@
 #define VIG_ABI_NAME_LEN 64      /* bytes of a dentry name / memfd name / module name */
 #define VIG_ABI_CWD_LEN 1024     /* bytes of cwd components (power of two) */
 #define VIG_ABI_CWD_DEPTH 32     /* most cwd components walked */
+#define VIG_ABI_CGROUP_LEN 96    /* bytes of the task's cgroup leaf name (NUL included) */
 #define VIG_ABI_MAX_PREFIXES 8   /* watched path prefixes for the file sensor */
 #define VIG_ABI_PREFIX_LEN 64    /* bytes of one prefix (NUL included) */
 #define VIG_ABI_MAX_IGNORE 32    /* entries of each in-kernel ignore list (comm, uid) */
@@ -98,6 +99,8 @@ struct vig_abi_exec {
 	char exe_dname[VIG_ABI_NAME_LEN];  /* dentry name of the executed file ("memfd:x") */
 	char cwd[VIG_ABI_CWD_LEN];         /* working directory as NUL-terminated components,
 					    * innermost first ("b\0a\0" is /a/b); empty = "/" */
+	char cgroup[VIG_ABI_CGROUP_LEN];   /* leaf name of the task's cgroup ("docker-<id>.scope"),
+					    * "" at a hierarchy's root (see process.bpf.c) */
 	char args[VIG_ABI_ARGS_LEN];       /* argv bytes from mm->arg_start */
 };
 
@@ -213,7 +216,7 @@ struct vig_abi_misc {
 
 _Static_assert(sizeof(struct vig_abi_hdr) == 32, "vig_abi_hdr layout");
 _Static_assert(sizeof(struct vig_abi_task) == 64, "vig_abi_task layout");
-_Static_assert(sizeof(struct vig_abi_exec) == 32 + 64 + 48 + 256 + 64 + 1024 + 4096, "vig_abi_exec layout");
+_Static_assert(sizeof(struct vig_abi_exec) == 32 + 64 + 48 + 256 + 64 + 1024 + 96 + 4096, "vig_abi_exec layout");
 _Static_assert(sizeof(struct vig_abi_fork) == 96, "vig_abi_fork layout");
 _Static_assert(sizeof(struct vig_abi_exit) == 64, "vig_abi_exit layout");
 _Static_assert(sizeof(struct vig_abi_net) == 32 + 16 + 32 + 16, "vig_abi_net layout");
