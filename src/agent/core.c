@@ -363,12 +363,14 @@ static enum vig_err vig_on_file(struct vig_agent *a, const struct vig_abi_file *
 
 	snprintf(p1, sizeof(p1), "%.*s", (int)strnlen(r->path, sizeof(r->path)), r->path);
 	snprintf(p2, sizeof(p2), "%.*s", (int)strnlen(r->path2, sizeof(r->path2)), r->path2);
-	proc = vig_lookup(a, (int32_t)r->hdr.pid);
+	proc = vig_proctable_get(a->procs, (int32_t)r->hdr.pid); /* its exec's cwd, if /proc has none */
 	vig_resolve(a, proc, r->hdr.pid, r->dirfd, p1, path, sizeof(path));
 	if (r->op == VIG_ABI_FILE_RENAME)
 		vig_resolve(a, proc, r->hdr.pid, r->dirfd2, p2, target, sizeof(target));
 	if (!vig_watched(a, path) && !(target[0] && vig_watched(a, target)))
 		return VIG_OK; /* a relative path that resolved outside the watched trees */
+	if (!proc)
+		proc = vig_lookup(a, (int32_t)r->hdr.pid);
 	if (vig_ignored(a, r->comm, proc ? proc->uid : UINT32_MAX))
 		return VIG_OK;
 	vig_emit(a, vig_agent_map_file(&a->ev, &a->host, r, vig_agent_boot_to_wall(&a->host, (int64_t)r->hdr.ktime_ns),

@@ -1049,18 +1049,6 @@ enum vig_err vig_resp_action_result(struct vig_db *db, int64_t action_id, int64_
 /* ---- provider overview ---- */
 
 /* One integer of a query on tenant (?1) and a time (?2). */
-static int64_t count_of(sqlite3 *h, const char *sql, const char *tenant, int64_t t)
-{
-	char errbuf[VIG_ERRBUF_SIZE];
-	sqlite3_stmt *st = vig_inc_stmt(h, errbuf, sql, "ti", tenant, t);
-	int64_t n = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 static json_t *overview_of(sqlite3 *h, const char *tenant, const char *name, const char *mode, int64_t now,
 			   int64_t online_since)
 {
@@ -1080,52 +1068,49 @@ static json_t *overview_of(sqlite3 *h, const char *tenant, const char *name, con
 	return json_pack(
 		"{s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I}", "tenant", tenant, "name", name, "mode", mode,
 		"incidents_open", by ? by : json_object(), "sla_breaches_open",
-		(json_int_t)count_of(h, "SELECT count(*) FROM incidents WHERE tenant_id = ?1 AND ?2 >= 0"
+		(json_int_t)vig_db_int(h, 0, "SELECT count(*) FROM incidents WHERE tenant_id = ?1"
 				       " AND status NOT IN ('resolved', 'closed') AND instr(sla_events, ':breach') > 0",
-				     tenant, 0),
+				       "t", tenant),
 		"approvals_pending",
-		(json_int_t)count_of(h, "SELECT count(*) FROM response_requests WHERE tenant_id = ?1 AND ?2 >= 0"
-				       " AND status = 'pending_approval'", tenant, 0),
+		(json_int_t)vig_db_int(h, 0, "SELECT count(*) FROM response_requests WHERE tenant_id = ?1"
+				       " AND status = 'pending_approval'", "t", tenant),
 		"agents_online",
-		(json_int_t)count_of(h, "SELECT count(*) FROM agents WHERE tenant_id = ?1 AND status != 'revoked'"
-				       " AND last_seen > 0 AND last_seen >= ?2", tenant, online_since),
+		(json_int_t)vig_db_int(h, 0, "SELECT count(*) FROM agents WHERE tenant_id = ?1 AND status != 'revoked'"
+				       " AND last_seen > 0 AND last_seen >= ?2", "ti", tenant, online_since),
 		"agents_offline",
-		(json_int_t)count_of(h, "SELECT count(*) FROM agents WHERE tenant_id = ?1 AND status != 'revoked'"
-				       " AND (last_seen = 0 OR last_seen < ?2)", tenant, online_since),
+		(json_int_t)vig_db_int(h, 0, "SELECT count(*) FROM agents WHERE tenant_id = ?1 AND status != 'revoked'"
+				       " AND (last_seen = 0 OR last_seen < ?2)", "ti", tenant, online_since),
 		"alerts_24h",
-		(json_int_t)count_of(h, "SELECT count(*) FROM alerts WHERE tenant_id = ?1 AND last_seen >= ?2",
-				     tenant, now - 86400LL * VIG_NS_PER_SEC));
+		(json_int_t)vig_db_int(h, 0, "SELECT count(*) FROM alerts WHERE tenant_id = ?1 AND last_seen >= ?2",
+				       "ti", tenant, now - 86400LL * VIG_NS_PER_SEC));
+}
+
+struct overview_ctx {
+	int64_t now, online_since;
+};
+
+static json_t *overview_row(sqlite3 *h, sqlite3_stmt *st, void *arg)
+{
+	const struct overview_ctx *c = arg;
+
+	return overview_of(h, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+			   (const char *)sqlite3_column_text(st, 2), c->now, c->online_since);
 }
 
 enum vig_err vig_resp_overview(struct vig_db *db, const struct vig_principal *who, int64_t now,
 			       int64_t online_since, json_t **out, char *errbuf)
 {
+	struct overview_ctx c = { now, online_since };
 	json_t *tenants;
 	char gen[VIG_TIME_STRLEN];
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	enum vig_err err = VIG_OK;
-	int rc;
+	enum vig_err err;
 
 	*out = NULL;
 	if (!who->provider)
 		return vig_errf(errbuf, VIG_EPERM, "the overview is for provider principals");
-	if (!(tenants = json_array()))
-		return vig_errf(errbuf, VIG_ENOMEM, "out of memory");
-	h = vig_db_lock(db);
-	st = vig_inc_stmt(h, errbuf, "SELECT id, name, mode FROM tenants ORDER BY id", "");
-	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(tenants, overview_of(h, (const char *)sqlite3_column_text(st, 0),
-							   (const char *)sqlite3_column_text(st, 1),
-							   (const char *)sqlite3_column_text(st, 2), now, online_since));
-	if (!st || rc != SQLITE_DONE)
-		err = st ? vig_inc_db_fail(h, errbuf) : VIG_EIO;
-	sqlite3_finalize(st);
-	vig_db_unlock(db);
-	if (err != VIG_OK) {
-		json_decref(tenants);
+	err = vig_db_rows(db, overview_row, &c, &tenants, errbuf, "SELECT id, name, mode FROM tenants ORDER BY id", "");
+	if (err != VIG_OK)
 		return err;
-	}
 	vig_time_format(now, gen);
 	*out = json_pack("{s:s,s:o}", "generated", gen, "tenants", tenants);
 	return *out ? VIG_OK : vig_errf(errbuf, VIG_ENOMEM, "out of memory");
